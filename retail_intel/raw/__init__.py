@@ -1,0 +1,1 @@
+"""The raw Olist files: their contract, and loading them into a warehouse."""

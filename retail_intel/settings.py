@@ -1,0 +1,166 @@
+"""One settings object from which every location is derived.
+
+A later step serves many clients (tenants) from one pipeline. Nothing outside this module
+builds a path, a schema name or a model name by hand: it asks `Settings`. Two tenants'
+settings never share a warehouse file, schema, MLflow store or Dagster home.
+
+Environment variables (all optional):
+    RETAIL_INTEL_HOME       root of all state; default ``./.retail-intel`` under the working directory
+    RETAIL_INTEL_TENANT     tenant id; default ``default``
+    RETAIL_INTEL_TARGET     ``duckdb`` (default) or ``postgres``
+    RETAIL_INTEL_RAW_DIR    folder with the nine Olist CSV files; default: the shipped sample
+    RETAIL_INTEL_WAREHOUSE  DuckDB file; default ``<tenant dir>/warehouse.duckdb``
+    PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE   PostgreSQL connection (libpq's own names)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Target = Literal["duckdb", "postgres"]
+TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
+DEFAULT_TENANT = "default"
+LAYERS = ("raw", "staging", "intermediate", "marts")
+
+_TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """A folder shipped with the code: ``dbt_project``, ``seeds`` or ``expectations``.
+
+    A wheel carries them inside the package (``retail_intel/_bundled``); a source checkout
+    or editable install has them at the repository root.
+    """
+    for candidate in (_PACKAGE_DIR / "_bundled" / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"the packaged folder {name!r} is missing: looked in {_PACKAGE_DIR / '_bundled'} "
+        f"and {_PACKAGE_DIR.parent}; reinstall the package"
+    )
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    if not _TENANT_ID.match(tenant_id):
+        raise ValueError(
+            f"tenant id {tenant_id!r} is invalid: use 1-31 lower-case letters, digits or "
+            "underscores, starting with a letter (it becomes part of schema names)"
+        )
+    return tenant_id
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    tenant_id: str = DEFAULT_TENANT
+    target: Target = "duckdb"
+    raw_dir_override: Path | None = None
+    warehouse_override: Path | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        validate_tenant_id(self.tenant_id)
+        if self.target not in TARGETS:
+            raise ValueError(f"target {self.target!r} is not one of {', '.join(TARGETS)}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        raw_dir = environ.get("RETAIL_INTEL_RAW_DIR")
+        warehouse = environ.get("RETAIL_INTEL_WAREHOUSE")
+        settings = cls(
+            home=Path(environ.get("RETAIL_INTEL_HOME") or Path.cwd() / ".retail-intel").resolve(),
+            tenant_id=environ.get("RETAIL_INTEL_TENANT") or DEFAULT_TENANT,
+            target=environ.get("RETAIL_INTEL_TARGET") or "duckdb",  # type: ignore[arg-type]
+            raw_dir_override=Path(raw_dir).resolve() if raw_dir else None,
+            warehouse_override=Path(warehouse).resolve() if warehouse else None,
+            env=environ,
+        )
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return settings.with_(**given) if given else settings
+
+    def with_(self, **changes: object) -> Settings:
+        for key in ("raw_dir_override", "warehouse_override", "home"):
+            if isinstance(changes.get(key), (str, Path)):
+                changes[key] = Path(changes[key]).resolve()  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # ---- files ---------------------------------------------------------------------------
+    @property
+    def tenant_dir(self) -> Path:
+        return self.home / "tenants" / self.tenant_id
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.raw_dir_override or resource_dir("seeds") / "olist_sample"
+
+    @property
+    def uses_shipped_sample(self) -> bool:
+        return self.raw_dir_override is None
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The published DuckDB file that analysts and later steps read."""
+        return self.warehouse_override or self.tenant_dir / "warehouse.duckdb"
+
+    @property
+    def build_dir(self) -> Path:
+        """Where a DuckDB build is assembled before it replaces the published file.
+
+        It sits beside the published file (same filesystem, so the swap is a rename) and
+        the file inside keeps the published file's name, because DuckDB names its catalog
+        after the file and the staging views refer to it.
+        """
+        return self.warehouse_path.parent / f".{self.warehouse_path.stem}.build"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return resource_dir("dbt_project")
+
+    @property
+    def dbt_state_dir(self) -> Path:
+        """dbt's target/ and logs/ per tenant: the packaged project may be read-only."""
+        return self.tenant_dir / "dbt"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.tenant_dir / "dagster"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.tenant_dir / 'mlflow.db'}"
+
+    def registered_model_name(self, model: str) -> str:
+        return f"{self.tenant_id}.{model}"
+
+    # ---- warehouse naming ----------------------------------------------------------------
+    @property
+    def schema_prefix(self) -> str:
+        """PostgreSQL holds every tenant in one database, so tenants other than the default
+        get their schemas prefixed; each DuckDB tenant has its own file and needs none."""
+        if self.target == "duckdb" or self.tenant_id == DEFAULT_TENANT:
+            return ""
+        return f"{self.tenant_id}__"
+
+    def schema(self, layer: str) -> str:
+        return f"{self.schema_prefix}{layer}"
+
+    @property
+    def postgres_dsn_description(self) -> str:
+        """Where PostgreSQL is, for messages: never includes the password."""
+        env = self.env or os.environ
+        return (
+            f"postgresql://{env.get('PGUSER', 'postgres')}@{env.get('PGHOST', 'localhost')}:"
+            f"{env.get('PGPORT', '5432')}/{env.get('PGDATABASE', 'retail_intel')}"
+        )
+
+    @property
+    def warehouse_description(self) -> str:
+        if self.target == "duckdb":
+            return str(self.warehouse_path)
+        return f"{self.postgres_dsn_description} (schemas {', '.join(self.schema(layer) for layer in LAYERS)})"

@@ -1,0 +1,79 @@
+"""Shared fixtures: generated raw folders, isolated settings, and the PostgreSQL server.
+
+Every test gets its own RETAIL_INTEL_HOME under pytest's tmp dir, so nothing touches a
+developer's real warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retail_intel.generator import GeneratorConfig, generate
+from retail_intel.settings import Settings
+from retail_intel.warehouse import RunResult, build_and_publish
+
+SMALL_ORDERS = 3_000
+
+
+def _clean_env() -> dict[str, str]:
+    """The process environment without any retail-intel variables a developer may have set."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("RETAIL_INTEL_")}
+
+
+@pytest.fixture(scope="session")
+def generated_raw_dir(tmp_path_factory) -> Path:
+    """A small, Olist-like messy raw folder (messy_rate 2 to exercise the quirks)."""
+    out = tmp_path_factory.mktemp("raw") / "olist"
+    generate(GeneratorConfig(orders=SMALL_ORDERS, seed=7, messy_rate=2.0), out)
+    return out
+
+
+@pytest.fixture
+def raw_copy(generated_raw_dir, tmp_path) -> Path:
+    """A private copy of the generated folder that a test may corrupt."""
+    target = tmp_path / "raw_copy"
+    shutil.copytree(generated_raw_dir, target)
+    return target
+
+
+def make_settings(home: Path, **changes) -> Settings:
+    return Settings.from_env(_clean_env()).with_(home=home, **changes)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def built_duckdb(tmp_path_factory, generated_raw_dir) -> tuple[Settings, RunResult]:
+    """One DuckDB build of the generated folder, shared by the read-only tests."""
+    settings = make_settings(tmp_path_factory.mktemp("home"), raw_dir_override=generated_raw_dir)
+    return settings, build_and_publish(settings, log=lambda _: None)
+
+
+def postgres_reachable() -> str | None:
+    """None when the server named by the PG* variables answers, else the reason it does not."""
+    if "PGHOST" not in os.environ:
+        return "PGHOST is not set (.ci/start-postgres starts a server and prints the variables)"
+    try:
+        import psycopg2
+
+        psycopg2.connect(connect_timeout=3).close()
+    except Exception as error:  # the reason is reported, not swallowed: it becomes the skip/fail text
+        return f"cannot connect to PostgreSQL at {os.environ.get('PGHOST')}:{os.environ.get('PGPORT')}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_env() -> dict[str, str]:
+    reason = postgres_reachable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test PostgreSQL for real: {reason}")
+        pytest.skip(reason)
+    return _clean_env()
