@@ -182,6 +182,9 @@ def _copy_raw_to_postgres(settings: Settings, connection, log: Log) -> list[Load
                 staging.execute(f"COPY raw.{_pg_ident(raw_file.table_name)} TO '{csv_path}' (HEADER false)")
                 with csv_path.open() as handle:
                     cursor.copy_expert(f"COPY {target} FROM STDIN WITH (FORMAT csv)", handle)
+                # Fresh tables have no statistics; without them PostgreSQL guesses tiny row
+                # counts and picks nested loops that make the dbt tests quadratic.
+                cursor.execute(f"ANALYZE {target}")
                 log(f"  loaded {raw_file.file_name}: {table.rows:,} rows")
         connection.commit()
     return loaded

@@ -131,3 +131,21 @@ def test_as_of_date_rebuilds_the_past(settings, generated_raw_dir, raw):
     assert last_day == as_of
     assert rfm_as_of == [(as_of,)]
     assert orders == int((raw["orders"]["purchased_at"].dt.date <= as_of).sum())
+
+    # Point in time: an order bought before the as-of day but delivered after it was
+    # still on its way then, and its delivery date is not yet known.
+    delivered_later = raw["orders"][
+        (raw["orders"]["purchased_at"].dt.date <= as_of)
+        & (pd.to_datetime(raw["orders"]["order_delivered_customer_date"]).dt.date > as_of)
+        & (raw["orders"]["order_status"] == "delivered")
+    ]["order_id"]
+    assert len(delivered_later) > 0
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        seen = con.execute(
+            "select order_status, delivered_to_customer_at from marts.orders where order_id in "
+            "(select unnest(?::varchar[]))",
+            [list(delivered_later)],
+        ).fetchall()
+    assert len(seen) == len(delivered_later)
+    assert {status for status, _ in seen} <= {"shipped", "approved", "created"}
+    assert all(delivered_at is None for _, delivered_at in seen)

@@ -6,9 +6,11 @@ reason, when no server is reachable.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,17 +23,23 @@ pytestmark = pytest.mark.postgres
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Bring a mart read by psycopg2 and one read by DuckDB to the same pandas types.
+
+    psycopg2 gives Decimal, datetime.date and nullable booleans as Python objects where
+    DuckDB's frames have floats and datetime64; the values themselves must be equal.
+    """
     frame = frame.copy()
     for column in frame.columns:
         values = frame[column].dropna()
-        if len(values) and isinstance(values.iloc[0], Decimal):
+        first = values.iloc[0] if len(values) else None
+        if isinstance(first, Decimal):
             frame[column] = frame[column].astype(float)
-        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
+        elif isinstance(first, (date, datetime)) or pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
-        elif pd.api.types.is_integer_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            frame[column] = (
-                frame[column].astype("float64") if frame[column].isna().any() else frame[column].astype("int64")
-            )
+        elif isinstance(first, (bool, np.bool_)) or pd.api.types.is_bool_dtype(frame[column]):
+            frame[column] = frame[column].map({True: 1.0, False: 0.0}).astype(float)
+        elif pd.api.types.is_integer_dtype(frame[column]):
+            frame[column] = frame[column].astype("float64")
     return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
 
 
