@@ -68,7 +68,9 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"Machine: {machine()}; target: {args.target}")
-    header = f"{'orders':>10} {'generate s':>11} {'gen MiB':>8} {'load s':>7} {'dbt s':>7} {'publish s':>10} {'run s':>7} {'run MiB':>8}"
+    columns = [("orders", 10), ("generate s", 11), ("gen MiB", 8), ("load s", 7), ("dbt s", 7), ("publish s", 10)]
+    columns += [("run s", 7), ("run MiB", 8)]
+    header = " ".join(f"{name:>{width}}" for name, width in columns)
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as scratch:
