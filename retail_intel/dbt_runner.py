@@ -41,7 +41,7 @@ def dbt_environment(settings: Settings, duckdb_path: Path | None = None) -> dict
     env.update(
         DBT_TARGET_PATH=str(settings.dbt_state_dir / "target"),
         DBT_LOG_PATH=str(settings.dbt_state_dir / "logs"),
-        DBT_PROFILES_DIR=env.get("DBT_PROFILES_DIR") or str(settings.dbt_project_dir),
+        DBT_PROFILES_DIR=str(settings.dbt_profiles_dir),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
         DBT_USE_COLORS="false",
@@ -69,7 +69,7 @@ def dbt_command(
     ]
 
 
-def _failures(run_results: dict) -> tuple[list[str], list[str]]:
+def failures_from_run_results(run_results: dict) -> tuple[list[str], list[str]]:
     errors, warnings = [], []
     for result in run_results.get("results", []):
         status = result.get("status")
@@ -115,7 +115,7 @@ def dbt_build(
         tail = "\n".join(output[-25:])
         raise DbtBuildError(f"dbt build did not run (exit {returncode}):\n{tail}")
     run_results = json.loads(run_results_path.read_text())
-    errors, warnings = _failures(run_results)
+    errors, warnings = failures_from_run_results(run_results)
     if returncode != 0 or errors:
         listing = "\n".join(f"  - {error}" for error in errors) or "\n".join(output[-25:])
         raise DbtBuildError(f"dbt build failed; nothing was published:\n{listing}")

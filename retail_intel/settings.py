@@ -123,6 +123,16 @@ class Settings:
         return resource_dir("dbt_project")
 
     @property
+    def dbt_profiles_dir(self) -> Path:
+        """A user's own DBT_PROFILES_DIR wins; otherwise the project's env-driven profiles.yml."""
+        return Path(self.env.get("DBT_PROFILES_DIR") or self.dbt_project_dir)
+
+    @property
+    def quality_reports_dir(self) -> Path:
+        """Great Expectations Data Docs (HTML) of the latest validations."""
+        return self.tenant_dir / "quality"
+
+    @property
     def dbt_state_dir(self) -> Path:
         """dbt's target/ and logs/ per tenant: the packaged project may be read-only."""
         return self.tenant_dir / "dbt"

@@ -14,12 +14,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from retail_intel.dbt_runner import DbtResult, dbt_build
 from retail_intel.raw.contract import RAW_FILES
@@ -75,14 +77,38 @@ def tenant_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def build_and_publish(settings: Settings, *, as_of_date: date | None = None, log: Log = print) -> RunResult:
+def dbt_vars_for(settings: Settings, as_of_date: date | None = None) -> dict[str, object]:
     dbt_vars: dict[str, object] = {"schema_prefix": settings.schema_prefix}
     if as_of_date is not None:
         dbt_vars["as_of_date"] = as_of_date.isoformat()
+    return dbt_vars
+
+
+def build_and_publish(settings: Settings, *, as_of_date: date | None = None, log: Log = print) -> RunResult:
+    """Load the raw folder and build every layer in a workspace; publish all of it or nothing.
+
+    Raw tables are part of the build here, so even a raw folder that parses but fails a
+    dbt test (a duplicated order id) leaves the published raw tables untouched too.
+    """
     seconds: dict[str, float] = {}
-    with tenant_lock(settings):
-        build = _build_duckdb if settings.target == "duckdb" else _build_postgres
-        loaded, result = build(settings, dbt_vars, log, _Stopwatch(seconds))
+    clock = _Stopwatch(seconds)
+    with tenant_lock(settings), BuildWorkspace(settings, layers=LAYERS) as workspace:
+        log(f"Loading raw files from {settings.raw_dir}")
+        with clock.phase("load"):
+            loaded = workspace.load_raw(settings.raw_dir)
+        for table in loaded:
+            log(f"  loaded {table.raw_file.file_name}: {table.rows:,} rows")
+        log("Building and testing the dbt models")
+        with clock.phase("dbt"):
+            result = dbt_build(
+                settings,
+                {**dbt_vars_for(settings, as_of_date), **workspace.dbt_vars},
+                duckdb_path=workspace.duckdb_path,
+                log=log,
+            )
+        with clock.phase("publish"):
+            workspace.publish()
+        log(f"Published {workspace.published_description}")
     return RunResult(loaded, result, summarize(settings), seconds)
 
 
@@ -101,44 +127,93 @@ class _Stopwatch:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
-# ---- DuckDB ------------------------------------------------------------------------------
-def _build_duckdb(
-    settings: Settings, dbt_vars: dict[str, object], log: Log, clock: _Stopwatch
-) -> tuple[list[LoadedTable], DbtResult]:
-    published = settings.warehouse_path
-    published_wal = published.with_name(published.name + ".wal")
-    if published_wal.exists():
-        # A WAL means a writer has the file open; replacing the file under it would lose
-        # its writes, or replay them onto the new file.
-        raise WarehouseBusyError(f"{published} is open for writing by another process ({published_wal.name} exists)")
+# ---- build workspaces ----------------------------------------------------------------------
+class BuildWorkspace:
+    """Where a build happens before readers may see it; ``publish()`` swaps it in atomically.
 
-    build_dir = settings.build_dir
-    shutil.rmtree(build_dir, ignore_errors=True)
-    build_dir.mkdir(parents=True)
-    building = build_dir / published.name
-    log(f"Loading raw files from {settings.raw_dir}")
-    with clock.phase("load"):
-        if published.exists():
-            # Start from the published file so that tables this run does not rebuild (model
-            # scores, serving events) carry over.
-            shutil.copy2(published, building)
-        with duckdb.connect(str(building)) as con:
-            loaded = load_raw_dir(con, settings.raw_dir, schema=settings.schema("raw"))
-    for table in loaded:
-        log(f"  loaded {table.raw_file.file_name}: {table.rows:,} rows")
+    DuckDB: a copy of the published file in ``settings.build_dir`` (same file name, since
+    DuckDB names its catalog after the file and views refer to it), renamed over the
+    published file. PostgreSQL: ``<layer>__next`` schemas for the given layers, swapped
+    with the published schemas in one transaction. Leaving the ``with`` block without
+    ``publish()`` publishes nothing; the workspace is kept for inspection until the next run.
 
-    log("Building and testing the dbt models")
-    with clock.phase("dbt"):
-        result = dbt_build(settings, {**dbt_vars, "schema_suffix": ""}, duckdb_path=building, log=log)
+    ``layers`` are the layers built here; the others are read from the published warehouse
+    (the Dagster graph publishes raw tables itself, after their quality gate).
+    """
 
-    with clock.phase("publish"):
-        with duckdb.connect(str(building)) as con:
-            con.execute("CHECKPOINT")
-        published.parent.mkdir(parents=True, exist_ok=True)
-        building.replace(published)
-    shutil.rmtree(build_dir, ignore_errors=True)
-    log(f"Published {published}")
-    return loaded, result
+    def __init__(self, settings: Settings, layers: tuple[str, ...]) -> None:
+        self.settings = settings
+        self.layers = layers
+        self.duckdb_path: Path | None = None
+        self.published = False
+
+    @property
+    def dbt_vars(self) -> dict[str, object]:
+        if self.settings.target == "duckdb":
+            return {"schema_suffix": "", "raw_schema_suffix": ""}
+        raw_suffix = BUILD_SUFFIX if "raw" in self.layers else ""
+        return {"schema_suffix": BUILD_SUFFIX, "raw_schema_suffix": raw_suffix}
+
+    @property
+    def published_description(self) -> str:
+        if self.settings.target == "duckdb":
+            return str(self.settings.warehouse_path)
+        schemas = ", ".join(self.settings.schema(layer) for layer in self.layers)
+        return f"schemas {schemas} on {self.settings.postgres_dsn_description}"
+
+    def __enter__(self) -> BuildWorkspace:
+        settings = self.settings
+        if settings.target == "duckdb":
+            published = settings.warehouse_path
+            published_wal = published.with_name(published.name + ".wal")
+            if published_wal.exists():
+                # A WAL means a writer has the file open; replacing the file under it would
+                # lose its writes, or replay them onto the new file.
+                raise WarehouseBusyError(
+                    f"{published} is open for writing by another process ({published_wal.name} exists)"
+                )
+            shutil.rmtree(settings.build_dir, ignore_errors=True)
+            settings.build_dir.mkdir(parents=True)
+            self.duckdb_path = settings.build_dir / published.name
+            if published.exists():
+                # Start from the published file so that tables this build does not touch
+                # (score tables, serving events) carry over.
+                shutil.copy2(published, self.duckdb_path)
+            else:
+                duckdb.connect(str(self.duckdb_path)).close()
+        else:
+            with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+                for layer in self.layers:
+                    cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(settings.schema(layer) + BUILD_SUFFIX)} CASCADE")
+                connection.commit()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.published and self.settings.target == "duckdb":
+            shutil.rmtree(self.settings.build_dir, ignore_errors=True)
+
+    def load_raw(self, raw_dir: Path) -> list[LoadedTable]:
+        """Validate and load the raw folder into this workspace's raw schema."""
+        assert "raw" in self.layers, "this workspace reads raw tables from the published warehouse"
+        if self.settings.target == "duckdb":
+            with duckdb.connect(str(self.duckdb_path)) as con:
+                return load_raw_dir(con, raw_dir, schema=self.settings.schema("raw"))
+        with duckdb.connect() as staging:
+            loaded = load_raw_dir(staging, raw_dir, schema="raw")
+            copy_raw_to_postgres(self.settings, staging, [t.raw_file for t in loaded], suffix=BUILD_SUFFIX)
+        return loaded
+
+    def publish(self) -> None:
+        settings = self.settings
+        if settings.target == "duckdb":
+            with duckdb.connect(str(self.duckdb_path)) as con:
+                con.execute("CHECKPOINT")
+            settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+            self.duckdb_path.replace(settings.warehouse_path)
+        else:
+            with closing(postgres_connect(settings)) as connection:
+                _swap_build_schemas(connection, settings, self.layers)
+        self.published = True
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------
@@ -160,64 +235,63 @@ def _pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _drop_build_schemas(cursor, settings: Settings) -> None:
-    for layer in LAYERS:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(settings.schema(layer) + BUILD_SUFFIX)} CASCADE")
+def copy_raw_to_postgres(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_files, *, suffix: str) -> None:
+    """Copy validated tables from a DuckDB ``raw`` schema into PostgreSQL's ``raw<suffix>``.
 
-
-def _copy_raw_to_postgres(settings: Settings, connection, log: Log) -> list[LoadedTable]:
-    raw_schema = settings.schema("raw") + BUILD_SUFFIX
-    log(f"Loading raw files from {settings.raw_dir}")
-    with duckdb.connect() as staging, tempfile.TemporaryDirectory() as scratch:
-        # Validation and typing are the DuckDB loader's: one set of rules for both warehouses.
-        loaded = load_raw_dir(staging, settings.raw_dir, schema="raw")
+    All tables are replaced in one transaction. Into the published schema (no suffix) the
+    rows are replaced in place, so the staging views that PostgreSQL binds to these tables
+    stay valid.
+    """
+    raw_schema = settings.schema("raw") + suffix
+    with closing(postgres_connect(settings)) as connection, tempfile.TemporaryDirectory() as scratch:
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA {_pg_ident(raw_schema)}")
-            for table in loaded:
-                raw_file = table.raw_file
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_pg_ident(raw_schema)}")
+            for raw_file in raw_files:
                 columns = ", ".join(f"{_pg_ident(name)} {POSTGRES_TYPES[kind]}" for name, kind in raw_file.columns)
                 target = f"{_pg_ident(raw_schema)}.{_pg_ident(raw_file.table_name)}"
-                cursor.execute(f"CREATE TABLE {target} ({columns})")
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {target} ({columns})")
+                cursor.execute(f"TRUNCATE {target}")
                 csv_path = Path(scratch) / raw_file.file_name
                 staging.execute(f"COPY raw.{_pg_ident(raw_file.table_name)} TO '{csv_path}' (HEADER false)")
                 with csv_path.open() as handle:
                     cursor.copy_expert(f"COPY {target} FROM STDIN WITH (FORMAT csv)", handle)
-                # Fresh tables have no statistics; without them PostgreSQL guesses tiny row
-                # counts and picks nested loops that make the dbt tests quadratic.
-                cursor.execute(f"ANALYZE {target}")
-                log(f"  loaded {raw_file.file_name}: {table.rows:,} rows")
         connection.commit()
-    return loaded
+        # Fresh tables have no statistics; without them PostgreSQL guesses tiny row counts
+        # and picks nested loops that make the dbt tests quadratic. (ANALYZE outside the
+        # copy transaction so readers are not held up by it.)
+        with connection.cursor() as cursor:
+            for raw_file in raw_files:
+                cursor.execute(f"ANALYZE {_pg_ident(raw_schema)}.{_pg_ident(raw_file.table_name)}")
+        connection.commit()
 
 
-def _build_postgres(
-    settings: Settings, dbt_vars: dict[str, object], log: Log, clock: _Stopwatch
-) -> tuple[list[LoadedTable], DbtResult]:
-    connection = postgres_connect(settings)
+def publish_raw(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_files) -> None:
+    """Replace the published raw tables by validated ones from ``staging``'s ``raw`` schema, atomically."""
+    if settings.target == "postgres":
+        copy_raw_to_postgres(settings, staging, raw_files, suffix="")
+        return
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_schema = _pg_ident(settings.schema("raw"))
+    staging.execute(f"ATTACH {_sql_literal(str(settings.warehouse_path))} AS published")
     try:
-        with clock.phase("load"):
-            with connection.cursor() as cursor:
-                _drop_build_schemas(cursor, settings)
-            connection.commit()
-            loaded = _copy_raw_to_postgres(settings, connection, log)
-
-        log("Building and testing the dbt models")
-        with clock.phase("dbt"):
-            result = dbt_build(settings, {**dbt_vars, "schema_suffix": BUILD_SUFFIX}, log=log)
-
-        with clock.phase("publish"):
-            _swap_build_schemas(connection, settings)
-        published = ", ".join(settings.schema(layer) for layer in LAYERS)
-        log(f"Published schemas {published} on {settings.postgres_dsn_description}")
-        return loaded, result
+        staging.execute("BEGIN TRANSACTION")
+        staging.execute(f"CREATE SCHEMA IF NOT EXISTS published.{raw_schema}")
+        for raw_file in raw_files:
+            table = _pg_ident(raw_file.table_name)
+            staging.execute(f"CREATE OR REPLACE TABLE published.{raw_schema}.{table} AS SELECT * FROM raw.{table}")
+        staging.execute("COMMIT")
     finally:
-        connection.close()
+        staging.execute("DETACH published")
 
 
-def _swap_build_schemas(connection, settings: Settings) -> None:
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _swap_build_schemas(connection, settings: Settings, layers: tuple[str, ...]) -> None:
     """Replace each published schema by its build in one transaction: readers see either."""
     with connection.cursor() as cursor:
-        for layer in LAYERS:
+        for layer in layers:
             live, nxt, old = (settings.schema(layer) + suffix for suffix in ("", BUILD_SUFFIX, "__old"))
             cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(old)} CASCADE")
             cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (live,))
@@ -226,6 +300,98 @@ def _swap_build_schemas(connection, settings: Settings) -> None:
             cursor.execute(f"ALTER SCHEMA {_pg_ident(nxt)} RENAME TO {_pg_ident(live)}")
             cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(old)} CASCADE")
     connection.commit()
+
+
+# ---- tables written by Python (score tables, serving tables) -------------------------------
+_DUCKDB_TO_POSTGRES = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+}
+
+
+def read_table(settings: Settings, layer: str, table: str) -> pd.DataFrame:
+    relation = f"{_pg_ident(settings.schema(layer))}.{_pg_ident(table)}"
+    if settings.target == "duckdb":
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            return con.execute(f"SELECT * FROM {relation}").df()
+    with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {relation}")
+        frame = pd.DataFrame(cursor.fetchall(), columns=[column[0] for column in cursor.description])
+    return _like_duckdb(frame)
+
+
+def _like_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
+    """psycopg2 gives Decimal and datetime.date objects; DuckDB gives floats and datetime64.
+    Code downstream (quality suites, models) sees one shape, whichever the warehouse."""
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if values.empty:
+            continue
+        first = values.iloc[0]
+        if isinstance(first, Decimal):
+            frame[column] = frame[column].astype(float)
+        elif isinstance(first, date) and not isinstance(first, datetime):
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def table_exists(settings: Settings, layer: str, table: str) -> bool:
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    params = [settings.schema(layer), table]
+    if settings.target == "duckdb":
+        if not settings.warehouse_path.exists():
+            return False
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            return con.execute(query, params).fetchone()[0] > 0
+    with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute(query.replace("?", "%s"), params)
+        return cursor.fetchone()[0] > 0
+
+
+def write_table(settings: Settings, layer: str, table: str, frame: pd.DataFrame) -> int:
+    """Replace ``<layer>.<table>`` by ``frame`` in one transaction: readers see the old or the new table."""
+    schema = _pg_ident(settings.schema(layer))
+    relation = f"{schema}.{_pg_ident(table)}"
+    if settings.target == "duckdb":
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            con.register("incoming", frame)
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            con.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM incoming")
+            con.execute("COMMIT")
+        return len(frame)
+    with duckdb.connect() as staging, tempfile.TemporaryDirectory() as scratch:
+        staging.register("incoming", frame)
+        staging.execute("CREATE TABLE typed AS SELECT * FROM incoming")
+        columns = staging.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'typed' ORDER BY ordinal_position"
+        ).fetchall()
+        definition = ", ".join(
+            f"{_pg_ident(name)} {_DUCKDB_TO_POSTGRES.get(kind, 'numeric' if kind.startswith('DECIMAL') else 'text')}"
+            for name, kind in columns
+        )
+        csv_path = Path(scratch) / "table.csv"
+        staging.execute(f"COPY typed TO {_sql_literal(str(csv_path))} (HEADER false)")
+        incoming = _pg_ident(f"{table}__incoming")
+        with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            cursor.execute(f"DROP TABLE IF EXISTS {schema}.{incoming}")
+            cursor.execute(f"CREATE TABLE {schema}.{incoming} ({definition})")
+            with csv_path.open() as handle:
+                cursor.copy_expert(f"COPY {schema}.{incoming} FROM STDIN WITH (FORMAT csv)", handle)
+            cursor.execute(f"DROP TABLE IF EXISTS {relation} CASCADE")
+            cursor.execute(f"ALTER TABLE {schema}.{incoming} RENAME TO {_pg_ident(table)}")
+            connection.commit()
+    return len(frame)
 
 
 # ---- summary -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ message naming the file, the column and the (1-based, header excluded) data row.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +169,10 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_file: RawFile, raw_dir: Path, 
     return LoadedTable(raw_file, rows)
 
 
-def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path, schema: str = "raw") -> list[LoadedTable]:
-    """Validate every file, then write the nine typed tables into ``schema``.
+def load_raw_dir(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, schema: str = "raw", files: Sequence[RawFile] = RAW_FILES
+) -> list[LoadedTable]:
+    """Validate the files (by default all nine), then write them as typed tables into ``schema``.
 
     All files are checked before any table is replaced, so a bad file leaves the schema
     exactly as it was.
@@ -177,7 +180,7 @@ def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path, schema: str = "r
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise RawInputError(f"raw folder {raw_dir} does not exist or is not a folder")
-    for raw_file in RAW_FILES:
+    for raw_file in files:
         if not (raw_dir / raw_file.file_name).is_file():
             raise RawInputError(f"{raw_file.file_name}: file not found in {raw_dir}")
         check_header(raw_file, _read_header(raw_dir / raw_file.file_name))
@@ -186,7 +189,7 @@ def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path, schema: str = "r
     con.execute(f"DROP SCHEMA IF EXISTS {_quote(scratch)} CASCADE")
     con.execute(f"CREATE SCHEMA {_quote(scratch)}")
     try:
-        loaded = [load_file(con, raw_file, raw_dir, scratch) for raw_file in RAW_FILES]
+        loaded = [load_file(con, raw_file, raw_dir, scratch) for raw_file in files]
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
         for table in loaded:
