@@ -1,19 +1,20 @@
 """``retail-intel``: the platform's command line.
 
-Exit codes: 0 success; 1 the build or a data test failed; 2 bad input (a raw file, an
-option) or the warehouse is busy. On any failure the published warehouse is unchanged.
+Exit codes: 0 success; 1 a build, a data test or a quality gate failed; 2 bad input (a raw
+file, an option) or the warehouse is busy. A failed step publishes nothing, and nothing
+after it runs.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import click
 
-from retail_intel.settings import TARGETS, Settings
+from retail_intel.settings import LAYERS, TARGETS, Settings
 
 
 def _fail(message: str, code: int) -> None:
@@ -104,38 +105,87 @@ def generate(orders: int, out_dir: Path, seed: int, repeat_rate: float, messy_ra
     default=None,
     help="Build the marts as of this day (later orders ignored). Default: the last purchase day.",
 )
+@click.option(
+    "--horizon",
+    type=click.IntRange(1, 365),
+    default=30,
+    show_default=True,
+    help="Days of revenue to forecast, from the day after the last day of data.",
+)
+@click.option(
+    "--top-k", type=click.IntRange(1, 100), default=10, show_default=True, help="Recommendations per customer."
+)
 @click.pass_obj
-def run(settings: Settings, raw_dir: Path | None, target: str | None, warehouse: Path | None, as_of_date) -> None:
-    """Load the raw files, build and test the marts, and publish them atomically."""
-    from retail_intel.dbt_runner import DbtBuildError
-    from retail_intel.raw.loader import RawInputError
-    from retail_intel.warehouse import WarehouseBusyError, build_and_publish
+def run(settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int, top_k: int) -> None:
+    """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables."""
+    from orchestration.runner import run_graph
+    from retail_intel.warehouse import WarehouseBusyError, summarize, tenant_lock
 
-    settings = settings.with_(
-        **{
-            k: v
-            for k, v in {"raw_dir_override": raw_dir, "target": target, "warehouse_override": warehouse}.items()
-            if v
-        }
-    )
+    changes = {"raw_dir_override": raw_dir, "target": target, "warehouse_override": warehouse}
+    settings = settings.with_(**{key: value for key, value in changes.items() if value})
     if settings.uses_shipped_sample:
         click.echo("No --raw-dir given: using the sample data shipped with the package.")
+    click.echo(f"Materializing every asset for tenant {settings.tenant_id!r} from {settings.raw_dir}")
     started = time.perf_counter()
-    as_of: date | None = as_of_date.date() if as_of_date else None
     try:
-        result = build_and_publish(settings, as_of_date=as_of, log=click.echo)
-    except RawInputError as error:
-        _fail(f"{error}\nNothing was published; the warehouse is unchanged.", 2)
+        with tenant_lock(settings):
+            report = run_graph(
+                settings,
+                as_of_date=as_of_date.date() if as_of_date else None,
+                horizon=horizon,
+                top_k=top_k,
+                log=click.echo,
+            )
     except WarehouseBusyError as error:
         _fail(str(error), 2)
-    except DbtBuildError as error:
-        _fail(str(error), 1)
-    click.echo(
-        f"dbt: {result.dbt.models} models, {result.dbt.tests} data tests, {result.dbt.unit_tests} unit tests passed"
-        + (f", {len(result.dbt.warnings)} warnings" if result.dbt.warnings else "")
-    )
-    click.echo(result.summary.render())
+    checks = f"{report.passed_checks} checks passed"
+    if report.warned_checks:
+        checks += f", {len(report.warned_checks)} warnings"
+    click.echo(f"{len(report.materialized)} assets materialized, {checks}")
+    if not report.success:
+        failures = "\n".join(report.failures) or "see the Dagster run log"
+        _fail(
+            f"the run failed:\n{failures}\n"
+            f"Not materialized in this run: {_by_layer(report.not_run)}\n"
+            "Nothing was published by the failed step or after it; those tables are unchanged.",
+            2 if report.bad_input else 1,
+        )
+    click.echo(summarize(settings).render())
     click.echo(f"Done in {time.perf_counter() - started:.1f}s")
+
+
+def _by_layer(asset_names: list[str]) -> str:
+    """'raw: a, b; marts: c', layers in pipeline order."""
+    order = [*LAYERS, "ml", "serving"]
+    layers: dict[str, list[str]] = {}
+    for name in asset_names:
+        layer, _, table = name.partition("/")
+        layers.setdefault(layer, []).append(table)
+    ranked = sorted(layers.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return "; ".join(f"{layer}: {', '.join(tables)}" for layer, tables in ranked) or "nothing"
+
+
+@main.command()
+@click.option("--port", type=int, default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+def dev(settings: Settings, port: int, host: str) -> None:
+    """Open the Dagster UI on this tenant's assets, checks, schedule and sensor."""
+    from orchestration.dbt_project import prepare_manifest
+    from orchestration.runner import prepare_dagster_home
+
+    prepare_manifest(settings)
+    prepare_dagster_home(settings)
+    os.environ.update(
+        RETAIL_INTEL_HOME=str(settings.home),
+        RETAIL_INTEL_TENANT=settings.tenant_id,
+        RETAIL_INTEL_TARGET=settings.target,
+    )
+    if settings.raw_dir_override:
+        os.environ["RETAIL_INTEL_RAW_DIR"] = str(settings.raw_dir_override)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home})")
+    os.execv(dagster, [dagster, "dev", "-m", "orchestration.definitions", "--host", host, "--port", str(port)])
 
 
 if __name__ == "__main__":

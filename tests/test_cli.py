@@ -44,11 +44,16 @@ def test_generate_then_run_then_bad_input(tmp_path):
     built = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
 
+    assert "35 assets materialized" in built.stdout
+    assert "ml/recommendations" in built.stdout and "serving/customer_recommendations" in built.stdout
+
     (raw / "olist_products_dataset.csv").unlink()
     failed = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)
-    assert failed.returncode == 2
-    assert f"error: olist_products_dataset.csv: file not found in {raw}" in failed.stderr
-    assert "Nothing was published; the warehouse is unchanged." in failed.stderr
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "error: the run failed:" in failed.stderr
+    assert f"olist_products_dataset.csv: file not found in {raw}" in failed.stderr
+    assert "Not materialized in this run: raw: " in failed.stderr
+    assert "Nothing was published by the failed step or after it; those tables are unchanged." in failed.stderr
 
 
 def test_invalid_tenant_is_a_usage_error(tmp_path):

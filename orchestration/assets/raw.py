@@ -1,0 +1,88 @@
+"""The nine Olist files as raw assets, published only after their quality gate."""
+
+import dagster as dg
+import duckdb
+
+from orchestration.metadata import table_metadata
+from orchestration.quality import check_result, check_specs, describe_blocking
+from orchestration.resources import WarehouseResource
+from retail_intel import quality
+from retail_intel.raw.contract import RAW_FILES
+from retail_intel.raw.loader import RawInputError, load_raw_dir
+from retail_intel.warehouse import publish_raw, table_exists
+
+
+def raw_asset_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", table])
+
+
+RAW_SPECS = [
+    dg.AssetSpec(
+        raw_asset_key(raw_file.table_name),
+        group_name="raw",
+        description=f"`{raw_file.file_name}` exactly as Olist publishes it, loaded with types.",
+        kinds={"csv"},
+    )
+    for raw_file in RAW_FILES
+]
+
+
+@dg.multi_asset(
+    name="raw_olist_files",
+    specs=RAW_SPECS,
+    check_specs=check_specs("raw", raw_asset_key),
+    can_subset=True,
+    # A database that is briefly unreachable is worth retrying; bad files are not (they
+    # raise Failure with allow_retries=False).
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+)
+def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Validate the selected raw files (parsing, then the raw Great Expectations suite) and
+    replace the published raw tables with them in one transaction. A blocking failure
+    leaves every published table as it was."""
+    settings = warehouse.settings()
+    selected = [f for f in RAW_FILES if raw_asset_key(f.table_name) in context.selected_asset_keys]
+    with duckdb.connect() as staging:
+        try:
+            loaded = load_raw_dir(staging, settings.raw_dir, schema="raw", files=selected)
+        except RawInputError as error:
+            raise dg.Failure(
+                description=f"{error}\nNothing was published.", metadata={"bad_input": True}, allow_retries=False
+            ) from None
+        frames = {
+            t.raw_file.table_name: staging.execute(f'select * from raw."{t.raw_file.table_name}"').df() for t in loaded
+        }
+        # Reference checks (items -> orders, products) look at the tables this run loads and,
+        # for the others, at what is published.
+        context_frames = dict(frames)
+        for raw_file in RAW_FILES:
+            if raw_file.table_name not in context_frames and table_exists(settings, "raw", raw_file.table_name):
+                context_frames[raw_file.table_name] = warehouse.read("raw", raw_file.table_name)
+        suite_results = [
+            quality.validate_table(
+                "raw", table, frame, context_frames=context_frames, data_docs_dir=settings.quality_reports_dir / "raw"
+            )
+            for table, frame in frames.items()
+            if table in quality.tables_in_suite("raw")
+        ]
+        events = [
+            check_result(raw_asset_key(result.table), check, result.data_docs_path)
+            for result in suite_results
+            for check in result.results
+            if dg.AssetCheckKey(raw_asset_key(result.table), check.name) in context.selected_asset_check_keys
+        ]
+        blocking = [failure for result in suite_results for failure in result.blocking_failures]
+        if blocking:
+            yield from events
+            raise dg.Failure(description=describe_blocking(blocking), metadata={"bad_input": True}, allow_retries=False)
+        publish_raw(settings, staging, [t.raw_file for t in loaded])
+
+    for table in loaded:
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(table.raw_file.table_name),
+            metadata={
+                **table_metadata(settings, "raw", table.raw_file.table_name),
+                "source_file": dg.MetadataValue.path(str(settings.raw_dir / table.raw_file.file_name)),
+            },
+        )
+    yield from events

@@ -1,0 +1,38 @@
+"""Everything in the code location, for one tenant's settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.ml.customer_segments import customer_segments
+from orchestration.assets.ml.recommendations import recommendations
+from orchestration.assets.ml.revenue_forecast import revenue_forecast
+from orchestration.assets.raw import raw_olist_files
+from orchestration.assets.serving import customer_recommendations
+from orchestration.automation import everything, new_raw_files, nightly
+from orchestration.checks.marts_quality import marts_quality
+from orchestration.dbt_project import dbt_project_for
+from orchestration.resources import resources_for
+from retail_intel.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    assets = [
+        raw_olist_files,
+        build_dbt_assets(dbt_project_for(settings)),
+        revenue_forecast,
+        customer_segments,
+        recommendations,
+        customer_recommendations,
+    ]
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=[marts_quality],
+        jobs=[everything],
+        schedules=[nightly],
+        sensors=[new_raw_files],
+        resources=resources_for(settings),
+        # One writer at a time: DuckDB allows a single writing process per file.
+        executor=dg.in_process_executor,
+    )

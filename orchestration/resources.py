@@ -1,0 +1,66 @@
+"""Resources, chosen by one environment switch: the tenant's Settings (DuckDB or PostgreSQL)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster_dbt import DbtCliResource
+
+from retail_intel.settings import Settings
+from retail_intel.warehouse import read_table, write_table
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The tenant's warehouse. Holds only names; every location comes from Settings."""
+
+    home: str
+    tenant_id: str
+    target: str
+    raw_dir: str | None = None
+    warehouse_path: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        return cls(
+            home=str(settings.home),
+            tenant_id=settings.tenant_id,
+            target=settings.target,
+            raw_dir=str(settings.raw_dir_override) if settings.raw_dir_override else None,
+            warehouse_path=str(settings.warehouse_override) if settings.warehouse_override else None,
+        )
+
+    def settings(self) -> Settings:
+        return Settings.from_env().with_(
+            home=Path(self.home),
+            tenant_id=self.tenant_id,
+            target=self.target,
+            raw_dir_override=Path(self.raw_dir) if self.raw_dir else None,
+            warehouse_override=Path(self.warehouse_path) if self.warehouse_path else None,
+        )
+
+    def read(self, layer: str, table: str) -> pd.DataFrame:
+        return read_table(self.settings(), layer, table)
+
+    def write(self, layer: str, table: str, frame: pd.DataFrame) -> int:
+        return write_table(self.settings(), layer, table, frame)
+
+
+def environment() -> Settings:
+    """The one switch: RETAIL_INTEL_TARGET (duckdb by default) and the tenant's other settings."""
+    return Settings.from_env()
+
+
+def resources_for(settings: Settings) -> dict[str, object]:
+    return {
+        "warehouse": WarehouseResource.from_settings(settings),
+        "dbt": DbtCliResource(
+            project_dir=str(settings.dbt_project_dir),
+            profiles_dir=str(settings.dbt_profiles_dir),
+            target=settings.target,  # the dbt target is named like the warehouse
+            # The dbt script of this interpreter's environment: works without an activated venv.
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        ),
+    }

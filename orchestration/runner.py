@@ -1,0 +1,109 @@
+"""`retail-intel run`: materialize the whole graph in-process, with a project-local instance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+
+from retail_intel.settings import Settings
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class GraphRunReport:
+    success: bool
+    materialized: dict[str, int | None] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
+    passed_checks: int = 0
+    failures: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)
+    # The failure was the input's fault (a missing file, a bad value), not the platform's.
+    bad_input: bool = False
+
+
+def prepare_dagster_home(settings: Settings) -> None:
+    """Dagster's runs, event logs and schedules live under the tenant's folder, not ~/.dagster."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def run_graph(
+    settings: Settings,
+    *,
+    as_of_date: date | None = None,
+    horizon: int = 30,
+    top_k: int = 10,
+    log: Log = print,
+) -> GraphRunReport:
+    from orchestration.definitions_builder import build_definitions
+
+    prepare_dagster_home(settings)
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def("refresh_everything")
+    run_config = {
+        "ops": {
+            "dbt_models": {"config": {"as_of_date": as_of_date.isoformat() if as_of_date else None}},
+            "ml__revenue_forecast": {"config": {"horizon": horizon}},
+            "ml__recommendations": {"config": {"top_k": top_k}},
+        },
+        # Dagster's own log lines go to its event log (and the UI); the terminal gets the report.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    return _report(result, job, log)
+
+
+def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
+    report = GraphRunReport(success=result.success)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            name = "/".join(materialization.asset_key.path)
+            rows = materialization.metadata.get("dagster/row_count")
+            report.materialized[name] = rows.value if rows is not None else None
+            log(f"  materialized {name}" + (f" ({rows.value:,} rows)" if rows is not None else ""))
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            label = f"{'/'.join(evaluation.asset_key.path)}:{evaluation.check_name}"
+            if evaluation.passed:
+                report.passed_checks += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                report.failed_checks.append(label)
+                log(f"  FAILED check {label}: {_metadata_summary(evaluation.metadata)}")
+            else:
+                report.warned_checks.append(label)
+                log(f"  warning   {label}: {_metadata_summary(evaluation.metadata)}")
+        elif event.event_type_value == "STEP_FAILURE":
+            failure = event.event_specific_data
+            user_failure = failure.user_failure_data
+            # dg.Failure carries a readable description; other errors their message.
+            if user_failure is not None:
+                message = user_failure.description or "failed"
+                report.bad_input |= "bad_input" in user_failure.metadata
+            else:
+                message = failure.error.message.strip() if failure.error else "failed"
+            report.failures.append(f"{event.step_key}: {message}")
+            log(f"  FAILED step {event.step_key}: {message}")
+    all_keys = {"/".join(key.path) for key in job.asset_layer.executable_asset_keys}
+    report.not_run = sorted(all_keys - set(report.materialized))
+    return report
+
+
+def _metadata_summary(metadata) -> str:
+    parts = []
+    for key in ("column", "expectation", "observed", "unexpected_count", "sample_rows"):
+        if key in metadata:
+            value = metadata[key].value
+            parts.append(f"{key}={str(value)[:200]}")
+    return ", ".join(parts)

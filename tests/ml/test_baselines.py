@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from ml.forecast_baselines import seasonal_naive_forecast
+from ml.recommend_baselines import popularity_recommendations
+from ml.segments import SEGMENTS, named_segments, segment_for, segment_summary
+
+
+def test_seasonal_naive_repeats_last_week_and_bounds_by_past_errors():
+    days = pd.date_range("2018-01-01", periods=21, freq="D")
+    weekly = [10.0, 20.0, 30.0, 40.0, 50.0, 0.0, 5.0]
+    # Week 3 is week 2 plus 7 on every day: the one-week-ahead errors are 0 (week 2) and 7 (week 3).
+    revenue = weekly + weekly + [value + 7 for value in weekly]
+    forecast = seasonal_naive_forecast(pd.DataFrame({"date": days.date, "revenue": revenue}), horizon=9)
+    assert list(forecast["date"]) == list(pd.date_range("2018-01-22", periods=9, freq="D").date)
+    expected = [value + 7 for value in weekly] + [17.0, 27.0]
+    assert list(forecast["yhat"]) == expected
+    # errors: seven 0s then seven 7s -> 10% quantile 0, 90% quantile 7
+    assert list(forecast["yhat_lower"]) == expected
+    assert list(forecast["yhat_upper"]) == [value + 7 for value in expected]
+
+
+def test_seasonal_naive_never_negative_and_rejects_short_history():
+    days = pd.date_range("2018-01-01", periods=14, freq="D")
+    revenue = [0.0] * 7 + [100.0, 0.0, 0, 0, 0, 0, 0]
+    forecast = seasonal_naive_forecast(pd.DataFrame({"date": days.date, "revenue": revenue}), horizon=7)
+    assert (forecast[["yhat", "yhat_lower", "yhat_upper"]] >= 0).all().all()
+    with pytest.raises(ValueError, match="at least 7 days"):
+        seasonal_naive_forecast(pd.DataFrame({"date": days.date[:5], "revenue": revenue[:5]}), horizon=3)
+
+
+@pytest.mark.parametrize(
+    ("r", "f", "segment"),
+    [
+        (5, 5, "Champions"),
+        (3, 5, "Loyal"),
+        (5, 1, "New Customers"),
+        (4, 1, "Promising"),
+        (4, 3, "Potential Loyalist"),
+        (3, 3, "Need Attention"),
+        (3, 1, "About to Sleep"),
+        (1, 4, "At Risk"),
+        (2, 5, "Can't Lose Them"),
+        (2, 1, "Hibernating"),
+        (1, 1, "Lost"),
+    ],
+)
+def test_segment_grid(r, f, segment):
+    assert segment_for(r, f) == segment
+
+
+def test_every_segment_is_reachable_and_scores_are_validated():
+    assert {segment_for(r, f) for r in range(1, 6) for f in range(1, 6)} == set(SEGMENTS)
+    with pytest.raises(ValueError, match="1-5"):
+        segment_for(0, 3)
+
+
+def test_segment_summary_shares_add_up():
+    frame = pd.DataFrame(
+        {"r_score": [5, 5, 1], "f_score": [5, 1, 1], "frequency": [4, 1, 1], "monetary": [400.0, 50.0, 50.0]}
+    )
+    frame["segment"] = named_segments(frame)
+    summary = segment_summary(frame).set_index("segment")
+    assert summary.loc["Champions", "revenue_share"] == pytest.approx(0.8)
+    assert summary.loc["Champions", "average_order_value"] == pytest.approx(100.0)
+    assert summary["customer_share"].sum() == pytest.approx(1.0)
+
+
+def test_popularity_excludes_bought_items_and_breaks_ties_by_id():
+    interactions = pd.DataFrame(
+        {
+            "customer_unique_id": ["a", "a", "b", "c", "c"],
+            "product_id": ["p1", "p2", "p1", "p3", "p1"],
+        }
+    )
+    recs = popularity_recommendations(interactions, pd.Series(["a", "b", "c", "new"]), top_k=2)
+    by_customer = recs.groupby("customer_unique_id")["product_id"].apply(list).to_dict()
+    # p1 has 3 buyers, p2 and p3 one each (p2 wins the tie by id)
+    assert by_customer == {"a": ["p3"], "b": ["p2", "p3"], "c": ["p2"], "new": ["p1", "p2"]}
+    assert recs.loc[recs["customer_unique_id"] == "new", "score"].tolist() == [pytest.approx(1.0), pytest.approx(1 / 3)]
+    assert popularity_recommendations(interactions, pd.Series(["a"]), top_k=1, exclude_bought=False)[
+        "product_id"
+    ].tolist() == ["p1"]
+
+
+def test_today_is_not_used():
+    # The forecast starts the day after the data, whatever the wall clock says.
+    days = pd.date_range("2016-01-01", periods=7, freq="D")
+    forecast = seasonal_naive_forecast(pd.DataFrame({"date": days.date, "revenue": [1.0] * 7}), horizon=1)
+    assert forecast["date"].iloc[0] == date(2016, 1, 8)

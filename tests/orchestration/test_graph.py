@@ -1,0 +1,109 @@
+"""The whole asset graph, materialized in-process against a temporary DuckDB."""
+
+import csv
+import os
+import shutil
+
+import duckdb
+import pytest
+
+from orchestration.runner import run_graph
+from retail_intel.settings import Settings
+
+SCORE_TABLES = ("ml.revenue_forecast", "ml.customer_segments", "ml.segment_summary", "ml.recommendations")
+
+
+def make_settings(home, raw_dir) -> Settings:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_INTEL_")}
+    return Settings.from_env(env).with_(home=home, raw_dir_override=raw_dir)
+
+
+def snapshot(settings: Settings) -> dict[str, list[tuple]]:
+    tables = ("marts.orders", "marts.daily_revenue", "marts.customer_rfm", *SCORE_TABLES)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return {table: con.execute(f"select * from {table} order by all").fetchall() for table in tables}
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory, generated_raw_dir):
+    settings = make_settings(tmp_path_factory.mktemp("graph-home"), generated_raw_dir)
+    report = run_graph(settings, horizon=14, top_k=5, log=lambda _: None)
+    return settings, report
+
+
+def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
+    settings, report = good_run
+    assert report.success, report.failures
+    assert report.failed_checks == []
+    assert report.passed_checks > 300  # dbt tests plus the quality suites
+    assert report.not_run == []
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        forecast = con.execute("select count(*), min(yhat), any_value(model_name) from ml.revenue_forecast").fetchone()
+        recs = con.execute("select count(distinct customer_unique_id), max(rank) from ml.recommendations").fetchone()
+        rfm_customers = con.execute("select count(*) from marts.customer_rfm").fetchone()[0]
+        segments = con.execute("select count(*) from ml.customer_segments").fetchone()[0]
+        serving = con.execute("select count(*) from serving.customer_recommendations").fetchone()[0]
+    assert forecast == (14, pytest.approx(forecast[1]), "seasonal_naive") and forecast[1] >= 0
+    assert recs == (rfm_customers, 5)
+    assert segments == rfm_customers
+    assert serving == rfm_customers * 5
+    assert report.materialized["marts/orders"] > 0
+
+
+def test_quality_reports_are_written(good_run):
+    settings, _ = good_run
+    pages = list(settings.quality_reports_dir.rglob("*.html"))
+    assert pages, f"no Data Docs under {settings.quality_reports_dir}"
+
+
+def rewrite(path, edit):
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    rows = edit(header, rows)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def duplicate_order_ids(raw):
+    rewrite(raw / "olist_orders_dataset.csv", lambda header, rows: rows + rows[:3])
+    return "orders_order_id_unique", "order_id"
+
+
+def negative_price(raw):
+    def edit(header, rows):
+        rows[4][header.index("price")] = "-12.50"
+        return rows
+
+    rewrite(raw / "olist_order_items_dataset.csv", edit)
+    return "order_items_price_non_negative", "price"
+
+
+@pytest.mark.parametrize(
+    "corrupt", [duplicate_order_ids, negative_price], ids=["duplicate-order-ids", "negative-price"]
+)
+def test_blocking_check_stops_downstream_and_keeps_published_tables(good_run, tmp_path, corrupt):
+    published, _ = good_run
+    # A tenant of its own, first built from the good data, then fed the bad file.
+    home = tmp_path / "home"
+    raw = tmp_path / "raw"
+    shutil.copytree(published.raw_dir, raw)
+    settings = make_settings(home, raw)
+    assert run_graph(settings, log=lambda _: None).success
+    before = snapshot(settings)
+
+    check_name, column = corrupt(raw)
+    lines: list[str] = []
+    report = run_graph(settings, log=lines.append)
+
+    assert not report.success
+    assert report.bad_input
+    failed = [label for label in report.failed_checks if label.endswith(check_name)]
+    assert failed, report.failed_checks
+    printed = next(line for line in lines if check_name in line)
+    assert f"column={column}" in printed and "sample_rows=" in printed
+    # Nothing downstream of the gate ran, and nothing published changed.
+    assert not any(name.startswith(("staging/", "marts/", "ml/", "serving/")) for name in report.materialized)
+    assert "marts/orders" in report.not_run and "ml/recommendations" in report.not_run
+    assert snapshot(settings) == before
