@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +26,11 @@ class GraphRunReport:
     not_run: list[str] = field(default_factory=list)
     # The failure was the input's fault (a missing file, a bad value), not the platform's.
     bad_input: bool = False
+    # Wall seconds per step (from the run's event log) and of the whole run, for the benchmark.
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    run_seconds: float = 0.0
+    # Seconds inside the raw step: parsing and loading vs. the raw quality suite.
+    raw_phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -60,8 +66,26 @@ def run_graph(
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     with dg.DagsterInstance.get() as instance:
+        started = time.perf_counter()
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    return _report(result, job, log)
+        report = _report(result, job, log)
+        report.run_seconds = time.perf_counter() - started
+        report.step_seconds = _step_seconds(instance, result.run_id)
+    return report
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            seconds[event.step_key] = entry.timestamp - started[event.step_key]
+    return seconds
 
 
 def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
@@ -72,6 +96,10 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
             name = "/".join(materialization.asset_key.path)
             rows = materialization.metadata.get("dagster/row_count")
             report.materialized[name] = rows.value if rows is not None else None
+            for phase in ("loading", "quality_checks"):
+                timing = materialization.metadata.get(f"seconds_{phase}")
+                if timing is not None:
+                    report.raw_phase_seconds[phase] = timing.value
             log(f"  materialized {name}" + (f" ({rows.value:,} rows)" if rows is not None else ""))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.runner import prepare_dagster_home
+from orchestration.runner import prepare_dagster_home, run_graph
 from retail_intel.settings import Settings
 from retail_intel.warehouse import MART_TABLES
 
@@ -62,10 +62,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
+def webserver(tmp_path_factory, generated_raw_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_INTEL_", "DAGSTER_HOME"))}
     home = tmp_path_factory.mktemp("ui-home")
+    # A run whose raw orders repeat three order ids: the UI must show the blocking failure.
+    raw = home / "raw"
+    shutil.copytree(generated_raw_dir, raw)
+    orders = raw / "olist_orders_dataset.csv"
+    lines = orders.read_text(encoding="utf-8").splitlines(keepends=True)
+    orders.write_text("".join(lines + lines[1:4]), encoding="utf-8")
     settings = Settings.from_env(env).with_(home=home)
+    assert not run_graph(settings.with_(raw_dir_override=raw), log=lambda _: None).success
     prepare_dagster_home(settings)  # sets DAGSTER_HOME in this process; the child gets it too
     env.update(RETAIL_INTEL_HOME=str(home), DAGSTER_HOME=str(settings.dagster_home))
     port = free_port()
@@ -96,9 +103,10 @@ def webserver(tmp_path_factory):
     server.wait(timeout=30)
 
 
-def page_text(browser, url: str, expected: str, timeout: float = 90) -> str:
+def page_text(browser, url: str, expected: str, timeout: float = 90, reload: bool = True) -> str:
     """Load a page and wait until the React app shows ``expected`` (or give up with the text seen)."""
-    browser.get(url)
+    if reload:
+        browser.get(url)
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
@@ -123,3 +131,15 @@ def test_marts_are_listed_in_the_asset_graph(browser, webserver):
     browser.save_screenshot(str(ARTIFACTS / "dagster-lineage.png"))
     for group in ("raw", "staging", "intermediate", "marts", "ml", "serving"):
         assert group in lineage.split("\n")
+
+
+def test_blocking_failure_is_shown_with_its_column(browser, webserver):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page_text(browser, f"{webserver}/assets/raw/olist_orders_dataset?view=checks", "orders_order_id_unique")
+    browser.find_element("xpath", "//*[normalize-space()='orders_order_id_unique']").click()
+    details = page_text(browser, browser.current_url, "ExpectColumnValuesToBeUnique", timeout=30, reload=False)
+    browser.save_screenshot(str(ARTIFACTS / "dagster-failed-check.png"))
+    assert "This is a blocking asset check" in details
+    assert "Failed" in details
+    for shown in ("column", "order_id", "sample_rows", "unexpected_count"):
+        assert shown in details
