@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -65,10 +66,16 @@ def run_graph(
         # Dagster's own log lines go to its event log (and the UI); the terminal gets the report.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
+    # dagster-dbt echoes every dbt log line to stdout (the UI keeps it as the step's compute
+    # log); in the terminal it would bury the report, so it goes to a file named at the end.
+    run_log = settings.tenant_dir / "logs" / "last_run.log"
+    run_log.parent.mkdir(parents=True, exist_ok=True)
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        with run_log.open("w") as captured, contextlib.redirect_stdout(captured):
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
         report = _report(result, job, log)
+        log(f"Full log of the run (dbt output included): {run_log}")
         report.run_seconds = time.perf_counter() - started
         report.step_seconds = _step_seconds(instance, result.run_id)
     return report

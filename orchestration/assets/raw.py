@@ -83,10 +83,13 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         publish_raw(settings, staging, [t.raw_file for t in loaded])
         published_at = time.perf_counter()
 
+    data_docs = {result.table: result.data_docs_path for result in suite_results if result.data_docs_path}
     for table in loaded:
+        docs = data_docs.get(table.raw_file.table_name)
         yield dg.MaterializeResult(
             asset_key=raw_asset_key(table.raw_file.table_name),
             metadata={
+                **({"data_docs": dg.MetadataValue.path(str(docs))} if docs else {}),
                 **table_metadata(settings, "raw", table.raw_file.table_name),
                 "source_file": dg.MetadataValue.path(str(settings.raw_dir / table.raw_file.file_name)),
                 # For the whole step (all selected files), so that the benchmark can split it.

@@ -107,3 +107,29 @@ def test_blocking_check_stops_downstream_and_keeps_published_tables(good_run, tm
     assert not any(name.startswith(("staging/", "marts/", "ml/", "serving/")) for name in report.materialized)
     assert "marts/orders" in report.not_run and "ml/recommendations" in report.not_run
     assert snapshot(settings) == before
+
+
+@pytest.mark.postgres
+def test_whole_graph_on_postgres(postgres_env, generated_raw_dir, tmp_path):
+    """The same graph, switched to PostgreSQL by the one environment setting, for a second tenant."""
+    import psycopg2
+
+    settings = Settings.from_env(postgres_env).with_(
+        home=tmp_path / "home", tenant_id="graphpg", target="postgres", raw_dir_override=generated_raw_dir
+    )
+    report = run_graph(settings, top_k=3, log=lambda _: None)
+    assert report.success, report.failures
+    assert report.failed_checks == []
+    with psycopg2.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("select count(*), max(rank) from graphpg__ml.recommendations")
+        recommendations, max_rank = cursor.fetchone()
+        cursor.execute("select count(*) from graphpg__marts.customer_rfm")
+        (customers,) = cursor.fetchone()
+        cursor.execute("select count(*) from graphpg__serving.customer_recommendations")
+        (serving,) = cursor.fetchone()
+        # Tidy up: another tenant's schemas in the shared database.
+        cursor.execute("select schema_name from information_schema.schemata where schema_name like 'graphpg\\_\\_%'")
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'drop schema "{schema}" cascade')
+    assert (recommendations, max_rank) == (customers * 3, 3)
+    assert serving == recommendations
