@@ -145,6 +145,11 @@ class Settings:
     def mlflow_tracking_uri(self) -> str:
         return self.env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.tenant_dir / 'mlflow.db'}"
 
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        """Where run artifacts go. MLflow's own default, ./mlruns, would follow the working directory."""
+        return self.tenant_dir / "mlartifacts"
+
     def registered_model_name(self, model: str) -> str:
         return f"{self.tenant_id}.{model}"
 

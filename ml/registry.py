@@ -1,0 +1,284 @@
+"""MLflow tracking and model registry behind one small interface.
+
+Each training run is logged with its parameters, metrics (the baselines' beside the
+model's), artifacts, lineage tags and the model itself; the model is registered as a new
+version with the alias ``challenger``. It becomes ``champion`` only when it beats the
+current champion on the same evaluation data, which the caller supplies as a function that
+scores any loaded model: the champion is re-scored on today's holdout rather than compared
+with a figure it earned on other data. A frozen model is never replaced. Every alias move
+is recorded on the version (who, when, why), and rollback walks the champion history back.
+
+Tests point it at a temporary SQLite store; nothing here knows about Dagster or the warehouse.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+_HISTORY_TAG = "champion_history"  # JSON list of versions, oldest first
+_FROZEN_TAG = "frozen"
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+class RegistryError(Exception):
+    """A registry action that cannot be done (unknown model, frozen model, nothing to roll back)."""
+
+
+class _Wrapped(mlflow.pyfunc.PythonModel):
+    """Any Python model object whose ``predict`` takes a DataFrame, behind MLflow's pyfunc interface."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:  # noqa: ARG002
+        return self.model.predict(model_input)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    model_name: str
+    version: str
+    promoted: bool
+    reason: str
+    challenger_score: float | None
+    champion_version: str | None
+    champion_score: float | None
+
+
+@dataclass(frozen=True)
+class LoggedVersion:
+    model_name: str
+    version: str
+    run_id: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+class ModelRegistry:
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # ---- logging -----------------------------------------------------------------------
+    def _experiment_id(self, experiment: str) -> str:
+        existing = self.client.get_experiment_by_name(experiment)
+        if existing is not None:
+            return existing.experiment_id
+        location = (self.artifact_root / experiment).as_uri() if self.artifact_root else None
+        return self.client.create_experiment(experiment, artifact_location=location)
+
+    def log_model_version(
+        self,
+        *,
+        model_name: str,
+        model: Any,
+        input_example: pd.DataFrame,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        lineage: Mapping[str, str],
+        artifacts: Mapping[str, bytes | str] | None = None,
+        experiment: str | None = None,
+    ) -> LoggedVersion:
+        """Log a training run and register its model as a new version aliased ``challenger``.
+
+        ``metrics`` holds the model's and the baselines' figures (name them so), ``lineage``
+        the data as-of date, data hash, dbt manifest hash and git commit. ``artifacts`` are
+        files to attach (name -> bytes or text): plots, the evaluation report.
+        """
+        previous_uri = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            with mlflow.start_run(experiment_id=self._experiment_id(experiment or model_name)) as run:
+                mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+                mlflow.log_metrics({key: float(value) for key, value in metrics.items() if value is not None})
+                mlflow.set_tags({f"lineage.{key}": value for key, value in lineage.items()})
+                with tempfile.TemporaryDirectory() as scratch:
+                    for name, content in (artifacts or {}).items():
+                        path = Path(scratch) / name
+                        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+                        mlflow.log_artifact(str(path))
+                output_example = model.predict(input_example)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=_Wrapped(model),
+                    signature=infer_signature(input_example, output_example),
+                    input_example=input_example,
+                    registered_model_name=model_name,
+                )
+            version = str(info.registered_model_version)
+        finally:
+            mlflow.set_tracking_uri(previous_uri)
+        self.client.set_registered_model_alias(model_name, CHALLENGER, version)
+        self.client.set_model_version_tag(model_name, version, "logged_at", _now())
+        return LoggedVersion(model_name, version, run.info.run_id)
+
+    # ---- reading -----------------------------------------------------------------------
+    def version_for(self, model_name: str, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def load(self, model_name: str, version: str) -> Any:
+        """The Python model object of a version (not the pyfunc wrapper)."""
+        previous_uri = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+        finally:
+            mlflow.set_tracking_uri(previous_uri)
+        return pyfunc.unwrap_python_model().model
+
+    def is_frozen(self, model_name: str) -> bool:
+        return self._model_tags(model_name).get(_FROZEN_TAG) == "true"
+
+    def versions(self, model_name: str | None = None) -> pd.DataFrame:
+        """One row per version: aliases, frozen flag, promotion record."""
+        query = f"name = '{model_name}'" if model_name else None
+        rows = []
+        for version in self.client.search_model_versions(query):
+            model = self.client.get_registered_model(version.name)
+            rows.append(
+                {
+                    "model": version.name,
+                    "version": int(version.version),
+                    "aliases": ",".join(sorted(a for a, v in model.aliases.items() if str(v) == str(version.version))),
+                    "frozen": model.tags.get(_FROZEN_TAG) == "true",
+                    "logged_at": version.tags.get("logged_at", ""),
+                    "decision": version.tags.get("promotion.decision", ""),
+                    "run_id": version.run_id,
+                }
+            )
+        columns = ["model", "version", "aliases", "frozen", "logged_at", "decision", "run_id"]
+        return pd.DataFrame(rows, columns=columns).sort_values(["model", "version"], ignore_index=True)
+
+    # ---- decisions ---------------------------------------------------------------------
+    def promote_if_better(
+        self,
+        model_name: str,
+        version: str,
+        evaluate: Callable[[Any], float],
+        *,
+        metric: str,
+        higher_is_better: bool,
+        holdout: str,
+    ) -> Promotion:
+        """Score the challenger and the current champion with the same ``evaluate`` (same
+        holdout) and move ``champion`` only if the challenger is strictly better."""
+        challenger_score = float(evaluate(self.load(model_name, version)))
+        champion_version = self.version_for(model_name, CHAMPION)
+        champion_score = None
+        if self.is_frozen(model_name):
+            promoted, reason = False, "the model is frozen: the champion is kept"
+        elif champion_version is None:
+            promoted, reason = True, "first version: no champion to beat"
+        else:
+            champion_score = float(evaluate(self.load(model_name, champion_version)))
+            better = challenger_score > champion_score if higher_is_better else challenger_score < champion_score
+            promoted = better
+            verdict = "beats" if better else "does not beat"
+            reason = (
+                f"{metric} {challenger_score:.6g} {verdict} champion v{champion_version}'s {champion_score:.6g} "
+                f"({'higher' if higher_is_better else 'lower'} is better)"
+            )
+        record = {
+            "promotion.decision": "promoted" if promoted else "kept as challenger",
+            "promotion.reason": reason,
+            "promotion.metric": metric,
+            "promotion.holdout": holdout,
+            "promotion.challenger_score": f"{challenger_score:.6g}",
+            "promotion.champion_version": champion_version or "",
+            "promotion.champion_score": "" if champion_score is None else f"{champion_score:.6g}",
+            "promotion.decided_at": _now(),
+        }
+        for key, value in record.items():
+            self.client.set_model_version_tag(model_name, version, key, value)
+        if promoted:
+            self._set_champion(model_name, version, by="automatic comparison")
+        return Promotion(model_name, version, promoted, reason, challenger_score, champion_version, champion_score)
+
+    def promote(self, model_name: str, version: str, *, by: str | None = None) -> None:
+        """A person makes ``version`` the champion (refused while the model is frozen)."""
+        self._require_unfrozen(model_name, "promote")
+        self.client.get_model_version(model_name, version)  # raises for an unknown version
+        self._set_champion(model_name, version, by=by or _who())
+
+    def rollback(self, model_name: str, *, by: str | None = None) -> str:
+        """Make the previous champion the champion again; returns its version."""
+        self._require_unfrozen(model_name, "roll back")
+        history = self._history(model_name)
+        if len(history) < 2:
+            raise RegistryError(f"{model_name} has no earlier champion to roll back to")
+        history.pop()
+        previous = history[-1]
+        self.client.set_registered_model_alias(model_name, CHAMPION, previous)
+        self.client.set_registered_model_tag(model_name, _HISTORY_TAG, json.dumps(history))
+        self.client.set_model_version_tag(model_name, previous, "champion.restored_by", by or _who())
+        self.client.set_model_version_tag(model_name, previous, "champion.restored_at", _now())
+        return previous
+
+    def freeze(self, model_name: str, *, by: str | None = None) -> None:
+        self._model_tags(model_name)  # raises for an unknown model
+        self.client.set_registered_model_tag(model_name, _FROZEN_TAG, "true")
+        self.client.set_registered_model_tag(model_name, "frozen_by", by or _who())
+        self.client.set_registered_model_tag(model_name, "frozen_at", _now())
+
+    def unfreeze(self, model_name: str, *, by: str | None = None) -> None:
+        self._model_tags(model_name)
+        self.client.set_registered_model_tag(model_name, _FROZEN_TAG, "false")
+        self.client.set_registered_model_tag(model_name, "unfrozen_by", by or _who())
+        self.client.set_registered_model_tag(model_name, "unfrozen_at", _now())
+
+    # ---- internals ---------------------------------------------------------------------
+    def _model_tags(self, model_name: str) -> dict[str, str]:
+        try:
+            return dict(self.client.get_registered_model(model_name).tags)
+        except MlflowException:
+            raise RegistryError(f"no registered model named {model_name!r}") from None
+
+    def _history(self, model_name: str) -> list[str]:
+        return json.loads(self._model_tags(model_name).get(_HISTORY_TAG, "[]"))
+
+    def _require_unfrozen(self, model_name: str, action: str) -> None:
+        if self.is_frozen(model_name):
+            raise RegistryError(f"{model_name} is frozen: unfreeze it before you {action}")
+
+    def _set_champion(self, model_name: str, version: str, *, by: str) -> None:
+        history = self._history(model_name)
+        if not history or history[-1] != version:
+            history.append(version)
+        self.client.set_registered_model_alias(model_name, CHAMPION, version)
+        self.client.set_registered_model_tag(model_name, _HISTORY_TAG, json.dumps(history))
+        self.client.set_model_version_tag(model_name, version, "champion.promoted_by", by)
+        self.client.set_model_version_tag(model_name, version, "champion.promoted_at", _now())
+        if self.version_for(model_name, CHALLENGER) == version:
+            self.client.delete_registered_model_alias(model_name, CHALLENGER)
