@@ -112,30 +112,25 @@ class ModelRegistry:
         the data as-of date, data hash, dbt manifest hash and git commit. ``artifacts`` are
         files to attach (name -> bytes or text): plots, the evaluation report.
         """
-        previous_uri = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
-            with mlflow.start_run(experiment_id=self._experiment_id(experiment or model_name)) as run:
-                mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
-                mlflow.log_metrics({key: float(value) for key, value in metrics.items() if value is not None})
-                mlflow.set_tags({f"lineage.{key}": value for key, value in lineage.items()})
-                with tempfile.TemporaryDirectory() as scratch:
-                    for name, content in (artifacts or {}).items():
-                        path = Path(scratch) / name
-                        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-                        mlflow.log_artifact(str(path))
-                output_example = model.predict(input_example)
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=_Wrapped(model),
-                    signature=infer_signature(input_example, output_example),
-                    input_example=input_example,
-                    registered_model_name=model_name,
-                )
-            version = str(info.registered_model_version)
-        finally:
-            mlflow.set_tracking_uri(previous_uri)
+        self._activate()
+        with mlflow.start_run(experiment_id=self._experiment_id(experiment or model_name)) as run:
+            mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+            mlflow.log_metrics({key: float(value) for key, value in metrics.items() if value is not None})
+            mlflow.set_tags({f"lineage.{key}": value for key, value in lineage.items()})
+            with tempfile.TemporaryDirectory() as scratch:
+                for name, content in (artifacts or {}).items():
+                    path = Path(scratch) / name
+                    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+                    mlflow.log_artifact(str(path))
+            output_example = model.predict(input_example)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=_Wrapped(model),
+                signature=infer_signature(input_example, output_example),
+                input_example=input_example,
+                registered_model_name=model_name,
+            )
+        version = str(info.registered_model_version)
         self.client.set_registered_model_alias(model_name, CHALLENGER, version)
         self.client.set_model_version_tag(model_name, version, "logged_at", _now())
         return LoggedVersion(model_name, version, run.info.run_id)
@@ -149,13 +144,8 @@ class ModelRegistry:
 
     def load(self, model_name: str, version: str) -> Any:
         """The Python model object of a version (not the pyfunc wrapper)."""
-        previous_uri = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
-            pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-        finally:
-            mlflow.set_tracking_uri(previous_uri)
+        self._activate()
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
         return pyfunc.unwrap_python_model().model
 
     def is_frozen(self, model_name: str) -> bool:
@@ -259,6 +249,13 @@ class ModelRegistry:
         self.client.set_registered_model_tag(model_name, "unfrozen_at", _now())
 
     # ---- internals ---------------------------------------------------------------------
+    def _activate(self) -> None:
+        """Point MLflow's process-wide (fluent) API at this store. It is not restored after
+        use: "restoring" MLflow 3's implicit default would create ./mlflow.db in the working
+        directory."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
     def _model_tags(self, model_name: str) -> dict[str, str]:
         try:
             return dict(self.client.get_registered_model(model_name).tags)

@@ -6,7 +6,12 @@ exactly one name. M does not change the name: it orders customers inside a segme
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
 
 SEGMENTS = (
     "Champions",
@@ -71,3 +76,94 @@ def segment_summary(segments: pd.DataFrame) -> pd.DataFrame:
     grouped["revenue_share"] = grouped["revenue"] / grouped["revenue"].sum()
     grouped["average_order_value"] = grouped["revenue"] / grouped["orders"]
     return grouped.reset_index().sort_values("revenue", ascending=False, ignore_index=True)
+
+
+# ---- K-Means on log-scaled RFM ------------------------------------------------------------
+RFM_COLUMNS = ("recency_days", "frequency", "monetary")
+
+
+@dataclass
+class RfmSegmenter:
+    """K-Means over standardised log1p(recency, frequency, monetary).
+
+    Clusters are renumbered by their centre's value (low recency, high frequency and
+    monetary last), so that cluster numbers mean the same thing from one fit to the next.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    kmeans: KMeans
+
+    @property
+    def k(self) -> int:
+        return int(self.kmeans.n_clusters)
+
+    def transform(self, rfm: pd.DataFrame) -> np.ndarray:
+        return (_log_rfm(rfm) - self.mean) / self.scale
+
+    def predict(self, rfm: pd.DataFrame) -> np.ndarray:
+        return self.kmeans.predict(self.transform(rfm))
+
+
+def _log_rfm(rfm: pd.DataFrame) -> np.ndarray:
+    missing = [column for column in RFM_COLUMNS if column not in rfm.columns]
+    if missing:
+        raise ValueError(f"RFM frame lacks column(s) {', '.join(missing)}")
+    values = rfm[list(RFM_COLUMNS)].astype(float).to_numpy()
+    if (values < 0).any():
+        raise ValueError("recency_days, frequency and monetary must be non-negative")
+    return np.log1p(values)
+
+
+def _fit_kmeans(features: np.ndarray, k: int, seed: int) -> KMeans:
+    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(features)
+    # Order clusters by value: -recency + frequency + monetary of the (standardised) centre.
+    value = -kmeans.cluster_centers_[:, 0] + kmeans.cluster_centers_[:, 1] + kmeans.cluster_centers_[:, 2]
+    order = np.argsort(value)
+    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
+    kmeans.labels_ = np.argsort(order)[kmeans.labels_]
+    return kmeans
+
+
+def silhouette(segmenter: RfmSegmenter, rfm: pd.DataFrame, sample: int = 10_000, seed: int = 0) -> float:
+    """Silhouette of the segmenter's clusters on ``rfm`` (sampled: the exact score is quadratic)."""
+    features = segmenter.transform(rfm)
+    labels = segmenter.kmeans.predict(features)
+    if len(set(labels)) < 2:
+        return -1.0
+    return float(silhouette_score(features, labels, sample_size=min(sample, len(features)), random_state=seed))
+
+
+def fit_segmenter(
+    rfm: pd.DataFrame, k: int | None = None, k_range: tuple[int, int] = (3, 8), seed: int = 0, sample: int = 10_000
+) -> tuple[RfmSegmenter, dict[int, float]]:
+    """Fit K-Means with ``k`` clusters, or the k in ``k_range`` (inclusive) with the best silhouette.
+
+    Returns the segmenter and the silhouette of every k tried.
+    """
+    features = _log_rfm(rfm)
+    distinct = len(np.unique(features, axis=0))
+    candidates = [k] if k is not None else list(range(k_range[0], k_range[1] + 1))
+    candidates = [c for c in candidates if 2 <= c <= distinct - 1] or [min(2, distinct)]
+    if distinct < 2:
+        raise ValueError("K-Means needs at least two distinct RFM profiles")
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1.0
+    scores: dict[int, float] = {}
+    fitted: dict[int, RfmSegmenter] = {}
+    for candidate in candidates:
+        segmenter = RfmSegmenter(mean, scale, _fit_kmeans((features - mean) / scale, candidate, seed))
+        fitted[candidate] = segmenter
+        scores[candidate] = silhouette(segmenter, rfm, sample=sample, seed=seed)
+    best = max(scores, key=lambda candidate: (scores[candidate], -candidate))
+    return fitted[best], scores
+
+
+def segment_stability(previous: pd.DataFrame, current: pd.DataFrame) -> float | None:
+    """Share of customers present in both runs whose named segment did not change (None: none in common)."""
+    joined = previous[["customer_unique_id", "segment"]].merge(
+        current[["customer_unique_id", "segment"]], on="customer_unique_id", suffixes=("_previous", "_current")
+    )
+    if joined.empty:
+        return None
+    return float((joined["segment_previous"] == joined["segment_current"]).mean())

@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ml.forecast_baselines import seasonal_naive_forecast
 from ml.recommend_baselines import popularity_recommendations
-from ml.segments import SEGMENTS, named_segments, segment_for, segment_summary
+from ml.segments import (
+    SEGMENTS,
+    fit_segmenter,
+    named_segments,
+    segment_for,
+    segment_stability,
+    segment_summary,
+    silhouette,
+)
 
 
 def test_seasonal_naive_repeats_last_week_and_bounds_by_past_errors():
@@ -92,3 +101,53 @@ def test_today_is_not_used():
     days = pd.date_range("2016-01-01", periods=7, freq="D")
     forecast = seasonal_naive_forecast(pd.DataFrame({"date": days.date, "revenue": [1.0] * 7}), horizon=1)
     assert forecast["date"].iloc[0] == date(2016, 1, 8)
+
+
+def rfm_blobs(seed: int = 0) -> pd.DataFrame:
+    """Three clearly separated customer groups: recent big spenders, lapsed one-timers, regulars."""
+    rng = np.random.default_rng(seed)
+    groups = [((5, 4, 900), 60), ((400, 1, 40), 80), ((60, 2, 150), 70)]
+    rows = []
+    for (recency, frequency, monetary), size in groups:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "recency_days": rng.normal(recency, recency * 0.1, size).clip(0),
+                    "frequency": np.full(size, frequency),
+                    "monetary": rng.normal(monetary, monetary * 0.1, size).clip(0),
+                }
+            )
+        )
+    frame = pd.concat(rows, ignore_index=True)
+    frame["customer_unique_id"] = [f"c{i}" for i in range(len(frame))]
+    return frame
+
+
+def test_kmeans_picks_the_number_of_groups_by_silhouette_and_orders_clusters_by_value():
+    rfm = rfm_blobs()
+    segmenter, scores = fit_segmenter(rfm, k_range=(2, 6))
+    assert segmenter.k == 3, scores
+    labels = segmenter.predict(rfm)
+    # cluster numbers rise with value: lapsed one-timers 0, regulars 1, recent big spenders 2
+    assert (
+        labels[60:140].tolist() == [0] * 80 and labels[140:].tolist() == [1] * 70 and labels[:60].tolist() == [2] * 60
+    )
+    again, _ = fit_segmenter(rfm, k_range=(2, 6))
+    assert again.predict(rfm).tolist() == labels.tolist()
+    assert silhouette(segmenter, rfm) == pytest.approx(scores[3])
+
+
+def test_fixed_k_and_bad_input():
+    rfm = rfm_blobs()
+    assert fit_segmenter(rfm, k=4)[0].k == 4
+    with pytest.raises(ValueError, match="lacks column"):
+        fit_segmenter(rfm.drop(columns="monetary"))
+    with pytest.raises(ValueError, match="non-negative"):
+        fit_segmenter(rfm.assign(monetary=-1.0))
+
+
+def test_segment_stability_counts_customers_seen_twice():
+    previous = pd.DataFrame({"customer_unique_id": ["a", "b", "c"], "segment": ["Lost", "Champions", "Loyal"]})
+    current = pd.DataFrame({"customer_unique_id": ["b", "c", "d"], "segment": ["Champions", "At Risk", "Lost"]})
+    assert segment_stability(previous, current) == pytest.approx(0.5)
+    assert segment_stability(previous, current.assign(customer_unique_id=["x", "y", "z"])) is None

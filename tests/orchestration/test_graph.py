@@ -38,16 +38,35 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
     assert report.passed_checks > 300  # dbt tests plus the quality suites
     assert report.not_run == []
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        forecast = con.execute("select count(*), min(yhat), any_value(model_name) from ml.revenue_forecast").fetchone()
+        forecast = con.execute(
+            "select count(*), min(yhat), any_value(model_name), any_value(model_version) from ml.revenue_forecast"
+        ).fetchone()
         recs = con.execute("select count(distinct customer_unique_id), max(rank) from ml.recommendations").fetchone()
         rfm_customers = con.execute("select count(*) from marts.customer_rfm").fetchone()[0]
         segments = con.execute("select count(*) from ml.customer_segments").fetchone()[0]
         serving = con.execute("select count(*) from serving.customer_recommendations").fetchone()[0]
-    assert forecast == (14, pytest.approx(forecast[1]), "seasonal_naive") and forecast[1] >= 0
+    assert forecast[0] == 14 and forecast[1] >= 0
+    assert forecast[2] in {"prophet", "ets", "seasonal_naive", "trailing_mean"}
+    assert forecast[3] == "default.revenue_forecast/1"
     assert recs == (rfm_customers, 5)
     assert segments == rfm_customers
     assert serving == rfm_customers * 5
     assert report.materialized["marts/orders"] > 0
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        versions = con.execute("select distinct model_version from ml.customer_segments").fetchall()
+        clusters = con.execute("select count(distinct cluster), count(*) - count(cluster) from ml.customer_segments")
+        distinct_clusters, missing_clusters = clusters.fetchone()
+    # The table is written by the registered champion, whose version it carries.
+    assert versions == [("default.customer_segmenter/1",)]
+    assert distinct_clusters >= 3 and missing_clusters == 0
+    from orchestration.lineage import registry_for
+
+    registry = registry_for(settings)
+    assert registry.version_for("default.customer_segmenter", "champion") == "1"
+    run = registry.client.get_run(registry.client.get_model_version("default.customer_segmenter", "1").run_id)
+    assert {"lineage.as_of_date", "lineage.data_hash", "lineage.dbt_manifest_hash", "lineage.git_commit"} <= set(
+        run.data.tags
+    )
 
 
 def test_quality_reports_are_written(good_run):

@@ -2,11 +2,20 @@
 
 import dagster as dg
 
-from ml.segments import named_segments, segment_summary
+from ml.registry import CHAMPION
+from ml.segments import RFM_COLUMNS, fit_segmenter, named_segments, segment_stability, segment_summary, silhouette
+from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
+from retail_intel.warehouse import table_exists
 
-MODEL_VERSION = "rfm-rules"
+
+class SegmentsConfig(dg.Config):
+    # None: choose k in [k_min, k_max] by silhouette.
+    k: int | None = None
+    k_min: int = 3
+    k_max: int = 8
+    seed: int = 0
 
 
 @dg.multi_asset(
@@ -15,30 +24,69 @@ MODEL_VERSION = "rfm-rules"
         dg.AssetSpec(["ml", "segment_summary"], group_name="ml", deps=[["ml", "customer_segments"]], kinds={"python"}),
     ],
 )
-def customer_segments(warehouse: WarehouseResource):
-    """Each customer's named RFM segment (Champions, Loyal, ..., At Risk, Lost) from the
-    marts' R and F scores, and a per-segment summary for dashboards.
+def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig, warehouse: WarehouseResource):
+    """Each customer's named RFM segment (Champions, Loyal, ..., At Risk, Lost) and K-Means
+    cluster, and a per-segment summary (customers, revenue, shares, order value) for dashboards.
 
-    `cluster` stays empty until the K-Means segmenter arrives; `model_version` is
-    `rfm-rules`, the rule grid, not a fitted model.
+    The K-Means segmenter is trained, logged to MLflow and registered as challenger; it
+    becomes champion only if its silhouette on today's customers beats the champion's on
+    the same customers, and never while the model is frozen. The table is always written
+    by the champion, whose version it carries. Stability: the share of customers whose
+    segment is the same as in the previous run.
     """
+    settings = warehouse.settings()
     rfm = warehouse.read("marts", "customer_rfm")
-    segments = rfm[
-        ["customer_unique_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score"]
-    ].copy()
-    segments["monetary"] = segments["monetary"].astype(float)
-    segments["segment"] = named_segments(segments)
-    segments["cluster"] = None
-    segments["model_version"] = MODEL_VERSION
-    table = segments[
+    as_of = str(rfm["as_of_date"].max())[:10]
+    segmenter, silhouettes = fit_segmenter(rfm, k=config.k, k_range=(config.k_min, config.k_max), seed=config.seed)
+
+    registry = registry_for(settings)
+    model_name = settings.registered_model_name("customer_segmenter")
+    logged = registry.log_model_version(
+        model_name=model_name,
+        model=segmenter,
+        input_example=rfm[list(RFM_COLUMNS)].head(5),
+        params={"k": segmenter.k, "k_range": f"{config.k_min}-{config.k_max}", "seed": config.seed},
+        metrics={"silhouette": silhouettes[segmenter.k], **{f"silhouette_k{k}": s for k, s in silhouettes.items()}},
+        lineage=lineage(settings, rfm, as_of),
+    )
+    decision = registry.promote_if_better(
+        model_name,
+        logged.version,
+        lambda model: silhouette(model, rfm, seed=config.seed),
+        metric="silhouette",
+        higher_is_better=True,
+        holdout=f"marts.customer_rfm as of {as_of}",
+    )
+    context.log.info(f"{model_name} v{logged.version}: {decision.reason}")
+    champion_version = registry.version_for(model_name, CHAMPION)
+    champion = registry.load(model_name, champion_version)
+
+    table = rfm[["customer_unique_id", "recency_days", "frequency", "monetary"]].copy()
+    table["monetary"] = table["monetary"].astype(float)
+    table["segment"] = named_segments(rfm)
+    table["cluster"] = champion.predict(rfm).astype("int64")
+    table["model_version"] = f"{model_name}/{champion_version}"
+    table = table[
         ["customer_unique_id", "segment", "cluster", "recency_days", "frequency", "monetary", "model_version"]
     ]
-    table = table.astype({"cluster": "Int64"})
+    stability = (
+        segment_stability(warehouse.read("ml", "customer_segments"), table)
+        if table_exists(settings, "ml", "customer_segments")
+        else None
+    )
+    if stability is not None:
+        registry.client.log_metric(logged.run_id, "segment_stability", stability)
     summary = segment_summary(table)
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_segments"],
         metadata={
             "dagster/row_count": warehouse.write("ml", "customer_segments", table),
+            "champion_version": champion_version,
+            "challenger_version": logged.version,
+            "promotion": decision.reason,
+            "k": champion.k,
+            "silhouette_by_k": dg.MetadataValue.json({str(k): round(s, 4) for k, s in silhouettes.items()}),
+            "segment_stability": dg.MetadataValue.float(stability) if stability is not None else "first run",
             "segments": dg.MetadataValue.json(table["segment"].value_counts().to_dict()),
             "preview": frame_preview(table),
         },
