@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ml.customer_segments import customer_segments
+from orchestration.assets.ml.model_metrics import model_metrics
 from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.raw import raw_olist_files
@@ -24,6 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         revenue_forecast,
         customer_segments,
         recommendations,
+        model_metrics,
         customer_recommendations,
     ]
     return dg.Definitions(

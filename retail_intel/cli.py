@@ -151,6 +151,11 @@ def run(settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int
             2 if report.bad_input else 1,
         )
     click.echo(summarize(settings).render())
+    report = settings.tenant_dir / "reports" / "model_report.md"
+    if report.exists():
+        click.echo("")
+        click.echo(report.read_text())
+        click.echo(f"(report: {report}; table: {settings.schema('ml')}.model_metrics)")
     click.echo(f"Done in {time.perf_counter() - started:.1f}s")
 
 

@@ -59,6 +59,14 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
     # The table is written by the registered champion, whose version it carries.
     assert versions == [("default.customer_segmenter/1",)]
     assert distinct_clusters >= 3 and missing_clusters == 0
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        metrics = con.execute("select model, role, metric from ml.model_metrics").fetchall()
+    forecast_metrics = {metric for model, role, metric in metrics if model == "default.revenue_forecast"}
+    # The model's figures stand beside its baselines', from the same backtest.
+    assert {"prophet_wape", "ets_wape", "seasonal_naive_wape", "trailing_mean_wape"} <= forecast_metrics
+    assert ("default.customer_segmenter", "champion", "silhouette") in metrics
+    report = (settings.tenant_dir / "reports" / "model_report.md").read_text()
+    assert "## default.revenue_forecast" in report and "seasonal_naive_wape" in report
     from orchestration.lineage import registry_for
 
     registry = registry_for(settings)
