@@ -1,0 +1,181 @@
+"""Scores every model on one split: both protocols, three customer segments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml.recommender.metrics import (
+    ranking_metrics,
+    sample_negatives,
+    sampled_metrics,
+    sampled_ranks,
+    top_k_positions,
+)
+
+Scorer = Callable[[pd.Index], np.ndarray]
+SEGMENTS = ("all", "repeat", "first_time")
+FULL, SAMPLED = "full_catalog", "sampled_100"
+
+
+@dataclass
+class EvaluationTask:
+    """Held-out purchases and what is excluded from ranking, in catalogue positions.
+
+    ``history`` are the interactions known before the window (a customer with at least one
+    is a *repeat* customer, the others are *first-time*); ``held_out`` the pairs first bought
+    in the window.
+    """
+
+    customers: pd.Index
+    repeat: np.ndarray
+    catalog: pd.Index
+    held_out: pd.DataFrame
+    bought_rows: np.ndarray
+    bought_columns: np.ndarray
+    target_rows: np.ndarray
+    target_columns: np.ndarray
+    negatives: np.ndarray
+
+    @classmethod
+    def build(
+        cls, history: pd.DataFrame, held_out: pd.DataFrame, catalog: pd.Index, negatives: int = 99, seed: int = 0
+    ) -> EvaluationTask:
+        held_out = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
+        customers = pd.Index(np.sort(held_out["customer_unique_id"].unique()), name="customer_unique_id")
+        known = history.loc[history["customer_unique_id"].isin(customers), ["customer_unique_id", "product_id"]]
+        bought_rows = customers.get_indexer(known["customer_unique_id"])
+        bought_columns = catalog.get_indexer(known["product_id"])
+        target_rows = customers.get_indexer(held_out["customer_unique_id"])
+        target_columns = catalog.get_indexer(held_out["product_id"])
+        if (bought_columns < 0).any() or (target_columns < 0).any():
+            raise ValueError("interactions name products that are not in the catalogue")
+        overlap = pd.MultiIndex.from_arrays([target_rows, target_columns]).isin(
+            pd.MultiIndex.from_arrays([bought_rows, bought_columns])
+        )
+        if overlap.any():
+            raise ValueError(f"{int(overlap.sum())} held-out pairs were already bought before the window")
+        order = np.lexsort((target_columns, target_rows))
+        target_rows, target_columns = target_rows[order], target_columns[order]
+        owned = (
+            pd.DataFrame(
+                {
+                    "row": np.concatenate([bought_rows, target_rows]),
+                    "column": np.concatenate([bought_columns, target_columns]),
+                }
+            )
+            .groupby("row")["column"]
+            .apply(np.asarray)
+        )
+        excluded = [owned.get(row, np.array([], dtype="int64")) for row in target_rows]
+        repeat = customers.isin(history["customer_unique_id"])
+        return cls(
+            customers=customers,
+            repeat=np.asarray(repeat),
+            catalog=catalog,
+            held_out=held_out,
+            bought_rows=bought_rows,
+            bought_columns=bought_columns,
+            target_rows=target_rows,
+            target_columns=target_columns,
+            negatives=sample_negatives(len(catalog), excluded, negatives, seed),
+        )
+
+
+@dataclass
+class ModelRun:
+    recommendations: pd.DataFrame
+    ranks: np.ndarray
+
+
+def run_scorer(task: EvaluationTask, scorer: Scorer, k: int = 10, batch_size: int = 512) -> ModelRun:
+    """Top-k lists (bought items excluded) and sampled ranks of every held-out pair."""
+    bought_order = np.argsort(task.bought_rows, kind="stable")
+    bought_rows, bought_columns = task.bought_rows[bought_order], task.bought_columns[bought_order]
+    ranks = np.empty(len(task.target_rows), dtype="int64")
+    frames = []
+    for start in range(0, len(task.customers), batch_size):
+        stop = min(start + batch_size, len(task.customers))
+        scores = np.asarray(scorer(task.customers[start:stop]), dtype="float64")
+        if scores.shape != (stop - start, len(task.catalog)):
+            raise ValueError(f"scorer returned shape {scores.shape}, expected {(stop - start, len(task.catalog))}")
+        if np.isnan(scores).any():
+            raise ValueError("scorer returned NaN scores")
+        lo, hi = np.searchsorted(task.target_rows, [start, stop])
+        rows = task.target_rows[lo:hi] - start
+        ranks[lo:hi] = sampled_ranks(
+            scores[rows, task.target_columns[lo:hi]],
+            scores[rows[:, None], task.negatives[lo:hi]],
+            task.target_columns[lo:hi],
+            task.negatives[lo:hi],
+        )
+        lo, hi = np.searchsorted(bought_rows, [start, stop])
+        scores[bought_rows[lo:hi] - start, bought_columns[lo:hi]] = -np.inf
+        positions = top_k_positions(scores, k)
+        row, rank = np.nonzero(positions >= 0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customer_unique_id": task.customers[start + row],
+                    "product_id": task.catalog[positions[row, rank]],
+                    "rank": rank + 1,
+                }
+            )
+        )
+    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+
+
+def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 10) -> pd.DataFrame:
+    """One row per model x protocol x segment."""
+    rows = []
+    repeat_customers = task.customers[task.repeat]
+    pair_repeat = task.repeat[task.target_rows]
+    for model, run in runs.items():
+        for segment in SEGMENTS:
+            if segment == "all":
+                customers, pairs = task.customers, np.ones(len(task.target_rows), dtype=bool)
+            elif segment == "repeat":
+                customers, pairs = repeat_customers, pair_repeat
+            else:
+                customers, pairs = task.customers.difference(repeat_customers), ~pair_repeat
+            if len(customers) == 0:
+                continue
+            held_out = task.held_out.loc[task.held_out["customer_unique_id"].isin(customers)]
+            full = ranking_metrics(
+                run.recommendations.loc[run.recommendations["customer_unique_id"].isin(customers)],
+                held_out,
+                len(task.catalog),
+                k,
+            )
+            rows.append({"model": model, "protocol": FULL, "segment": segment, **full, "pairs": float(len(held_out))})
+            sampled = sampled_metrics(run.ranks[pairs], k)
+            rows.append(
+                {"model": model, "protocol": SAMPLED, "segment": segment, "customers": float(len(customers)), **sampled}
+            )
+    table = pd.DataFrame(rows)
+    columns = [
+        "model",
+        "protocol",
+        "segment",
+        "customers",
+        "pairs",
+        "hr_at_1",
+        f"hr_at_{k}",
+        f"ndcg_at_{k}",
+        f"mrr_at_{k}",
+        "catalog_coverage",
+    ]
+    table = table[columns]
+    return table.astype({"customers": "int64", "pairs": "int64"})
+
+
+def recall_at_k(recommendations: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> float:
+    """Mean over held-out customers of (held-out items in the top k) / (held-out items): the early-stopping target."""
+    relevant = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
+    hits = recommendations.loc[recommendations["rank"] <= k].merge(relevant, on=["customer_unique_id", "product_id"])
+    per_customer = hits.groupby("customer_unique_id").size() / relevant.groupby("customer_unique_id").size()
+    customers = relevant["customer_unique_id"].unique()
+    return float(per_customer.reindex(customers).fillna(0.0).mean())

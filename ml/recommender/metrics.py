@@ -1,0 +1,179 @@
+"""Ranking and calibration metrics: pure functions on small frames and arrays.
+
+Full-catalog protocol: each customer's top-K list over the whole catalogue, with the items
+they bought before the cutoff removed, against every item they bought after it. The
+figures are means over customers: HR@K is 1 when at least one held-out item is in the top
+K, MRR@K is 1/rank of the first one (0 when none), NDCG@K uses binary relevance and the
+ideal DCG of min(held-out items, K) hits.
+
+Sampled protocol (the one many papers report, kept apart because it flatters every model):
+each held-out item is ranked against a fixed set of random items the customer never bought;
+the figures are means over (customer, held-out item) pairs.
+
+Ties go to the item that comes first in the catalogue order, in both protocols, so that a
+rank is the position the item would take in a top-K list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def ranking_metrics(
+    recommendations: pd.DataFrame, held_out: pd.DataFrame, catalog_size: int, k: int = 10
+) -> dict[str, float]:
+    """Full-catalog HR@1, HR@K, NDCG@K, MRR@K and catalogue coverage over the held-out customers.
+
+    ``recommendations``: customer_unique_id, product_id, rank (1 = best). ``held_out``:
+    customer_unique_id, product_id, one row per item bought in the evaluation window. A
+    held-out customer without recommendations counts as a miss. Coverage is the share of the
+    ``catalog_size`` items that appear in some held-out customer's top K.
+    """
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be >= 1, got {catalog_size}")
+    relevant = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
+    customers = pd.Index(relevant["customer_unique_id"].unique())
+    if customers.empty:
+        raise ValueError("held_out is empty: there is nothing to evaluate")
+    top = recommendations.loc[
+        (recommendations["rank"] <= k) & recommendations["customer_unique_id"].isin(customers),
+        ["customer_unique_id", "product_id", "rank"],
+    ]
+    hits = top.merge(relevant, on=["customer_unique_id", "product_id"], how="inner")
+    by_customer = hits.groupby("customer_unique_id")["rank"]
+    first_hit = by_customer.min().reindex(customers)
+    dcg = (
+        (1.0 / np.log2(hits["rank"] + 1.0)).groupby(hits["customer_unique_id"]).sum().reindex(customers, fill_value=0.0)
+    )
+    relevant_count = relevant.groupby("customer_unique_id").size().reindex(customers).clip(upper=k)
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    ideal = discounts[relevant_count.to_numpy() - 1]
+    return {
+        "customers": float(len(customers)),
+        "hr_at_1": float((first_hit == 1).mean()),
+        f"hr_at_{k}": float(first_hit.notna().mean()),
+        f"ndcg_at_{k}": float((dcg.to_numpy() / ideal).mean()),
+        f"mrr_at_{k}": float((1.0 / first_hit).fillna(0.0).mean()),
+        "catalog_coverage": float(top["product_id"].nunique() / catalog_size),
+    }
+
+
+def sampled_ranks(
+    target_scores: np.ndarray,
+    negative_scores: np.ndarray,
+    target_positions: np.ndarray | None = None,
+    negative_positions: np.ndarray | None = None,
+) -> np.ndarray:
+    """1-based rank of each target among itself and its row of negatives.
+
+    A negative scored equal to the target ranks above it when its catalogue position is
+    smaller (positions given), so ties are broken as in a top-K list; without positions a
+    tie counts against the target (the pessimistic rank).
+    """
+    target_scores = np.asarray(target_scores, dtype="float64")
+    negative_scores = np.asarray(negative_scores, dtype="float64")
+    above = (negative_scores > target_scores[:, None]).sum(axis=1)
+    ties = negative_scores == target_scores[:, None]
+    if target_positions is None or negative_positions is None:
+        tied_above = ties.sum(axis=1)
+    else:
+        tied_above = (ties & (np.asarray(negative_positions) < np.asarray(target_positions)[:, None])).sum(axis=1)
+    return 1 + above + tied_above
+
+
+def sampled_metrics(ranks: Sequence[int] | np.ndarray, k: int = 10) -> dict[str, float]:
+    """HR@1, HR@K, NDCG@K and MRR@K from the ranks of held-out items among sampled negatives."""
+    ranks = np.asarray(ranks, dtype="float64")
+    if ranks.size == 0:
+        raise ValueError("no ranks to evaluate")
+    if (ranks < 1).any():
+        raise ValueError("ranks are 1-based")
+    inside = ranks <= k
+    return {
+        "pairs": float(ranks.size),
+        "hr_at_1": float((ranks == 1).mean()),
+        f"hr_at_{k}": float(inside.mean()),
+        f"ndcg_at_{k}": float(np.where(inside, 1.0 / np.log2(ranks + 1.0), 0.0).mean()),
+        f"mrr_at_{k}": float(np.where(inside, 1.0 / ranks, 0.0).mean()),
+    }
+
+
+def sample_negatives(
+    catalog_size: int, excluded: Sequence[np.ndarray], negatives: int = 99, seed: int = 0
+) -> np.ndarray:
+    """For each row, ``negatives`` distinct catalogue positions not in that row's ``excluded``.
+
+    One generator seeded once, rows drawn in order: the same inputs give the same sample.
+    """
+    rng = np.random.default_rng(seed)
+    result = np.empty((len(excluded), negatives), dtype="int64")
+    for row, banned in enumerate(excluded):
+        banned = np.unique(np.asarray(banned, dtype="int64"))
+        allowed = catalog_size - banned.size
+        if allowed < negatives:
+            raise ValueError(
+                f"row {row}: only {allowed} catalogue items are not excluded, fewer than {negatives} negatives"
+            )
+        # Rejection sampling: a few more draws than needed, duplicates and excluded items dropped.
+        draw = np.empty(0, dtype="int64")
+        while draw.size < negatives:
+            extra = rng.integers(0, catalog_size, size=2 * negatives + banned.size)
+            draw = pd.unique(np.concatenate([draw, extra]))
+            draw = draw[~np.isin(draw, banned)]
+        result[row] = draw[:negatives]
+    return result
+
+
+def expected_calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """ECE over equal-count bins of predicted probability: sum of bin share x |mean predicted - observed rate|.
+
+    Equal-count bins, because purchase probabilities crowd near zero and equal-width bins
+    would put nearly every pair in the first one.
+    """
+    probability = np.asarray(probability, dtype="float64")
+    outcome = np.asarray(outcome, dtype="float64")
+    if probability.shape != outcome.shape or probability.size == 0:
+        raise ValueError("probability and outcome must be non-empty and of the same length")
+    if ((probability < 0) | (probability > 1)).any():
+        raise ValueError("probabilities must lie in [0, 1]")
+    order = np.argsort(probability, kind="stable")
+    error = 0.0
+    for chunk in np.array_split(order, min(bins, probability.size)):
+        if chunk.size:
+            error += chunk.size / probability.size * abs(probability[chunk].mean() - outcome[chunk].mean())
+    return {
+        "ece": float(error),
+        "mean_probability": float(probability.mean()),
+        "observed_rate": float(outcome.mean()),
+        "pairs": float(probability.size),
+    }
+
+
+def top_k_positions(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k best column positions, best first, ties to the smaller position; -1 pads.
+
+    ``-inf`` marks a column that must not be recommended (already bought); a row with fewer
+    than k finite scores is padded with -1.
+    """
+    scores = np.asarray(scores, dtype="float64")
+    rows, columns = scores.shape
+    k_eff = min(k, columns)
+    result = np.full((rows, k), -1, dtype="int64")
+    if rows == 0 or k_eff == 0:
+        return result
+    # torch's top-k finds each row's k-th value about ten times faster than np.partition.
+    kth = torch.topk(torch.from_numpy(scores), k_eff, dim=1).values[:, -1].numpy()
+    candidate_rows, candidate_columns = np.nonzero(scores >= kth[:, None])
+    candidate_scores = scores[candidate_rows, candidate_columns]
+    order = np.lexsort((candidate_columns, -candidate_scores, candidate_rows))
+    candidate_rows, candidate_columns = candidate_rows[order], candidate_columns[order]
+    candidate_scores = candidate_scores[order]
+    row_start = np.searchsorted(candidate_rows, np.arange(rows))
+    place = np.arange(candidate_rows.size) - row_start[candidate_rows]
+    keep = (place < k_eff) & np.isfinite(candidate_scores)
+    result[candidate_rows[keep], place[keep]] = candidate_columns[keep]
+    return result

@@ -1,0 +1,268 @@
+"""One entry point: split, baselines, two-tower, calibration, evaluation, refit on all data."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from ml.recommender.baselines import ItemKnnScorer, PopularityScorer
+from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
+from ml.recommender.evaluation import FULL, EvaluationTask, ModelRun, metrics_table, run_scorer
+from ml.recommender.features import check_orders, customer_states
+from ml.recommender.metrics import expected_calibration_error
+from ml.recommender.model import TwoTowerRecommender
+from ml.recommender.split import TimeSplit, check_interactions, known_before, purchase_events, split_by_time
+from ml.recommender.train import TrainingLog, fit_two_tower
+
+TWO_TOWER = "two_tower"
+GLOBAL_POPULARITY = "global_popularity"
+RECENT_POPULARITY = "recent_popularity"
+ITEM_KNN = "item_knn"
+# Metrics are @10 whatever top_k the recommendations use, so that runs stay comparable.
+EVALUATION_K = 10
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Hyperparameters; the defaults were chosen on validation windows only (see docs/recommender.md)."""
+
+    test_days: int = 30
+    validation_days: int = 30
+    window_days: int = 30
+    top_k: int = 10
+    embedding_dim: int = 64
+    hidden_dim: int = 128
+    id_dim: int = 32
+    history_length: int = 20
+    user_hash_buckets: int = 2**18
+    temperature: float = 0.1
+    dropout: float = 0.1
+    user_id_dropout: float = 0.5
+    item_id_dropout: float = 0.5
+    item_id_min_buyers: int = 10
+    batch_size: int = 512
+    random_negatives: int = 1024
+    learning_rate: float = 2e-3
+    learning_rate_decay: float = 0.5
+    weight_decay: float = 0.0
+    max_epochs: int = 30
+    early_stopping: str = "log_likelihood"
+    patience: int = 3
+    validation_customers: int = 20_000
+    recent_days_choices: tuple[int, ...] = (7, 14, 30, 60, 90)
+    sampled_negatives: int = 99
+    calibration_depth: int = 50
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("test_days", "validation_days", "window_days", "top_k", "batch_size", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 <= self.user_id_dropout <= 1 or not 0 <= self.dropout < 1:
+            raise ValueError("dropout rates must lie in [0, 1)")
+        if self.early_stopping not in ("log_likelihood", "recall_at_10"):
+            raise ValueError(f"early_stopping must be log_likelihood or recall_at_10, got {self.early_stopping!r}")
+        if not self.recent_days_choices:
+            raise ValueError("recent_days_choices must not be empty")
+
+
+@dataclass
+class RecommenderResult:
+    """What a Dagster asset logs: metrics, the final model and how it was obtained.
+
+    ``metrics``: test window, model x protocol x segment. ``validation_metrics``: the same on
+    the validation window (models trained before it), where choices were made. ``model``:
+    the two-tower refit on all interactions, calibrated, scoring as of the end of the data.
+    ``evaluated_model``: the one the test figures belong to (trained before the validation
+    window, scoring as of the cutoff).
+    """
+
+    metrics: pd.DataFrame
+    validation_metrics: pd.DataFrame
+    model: TwoTowerRecommender
+    evaluated_model: TwoTowerRecommender
+    calibration: dict[str, float]
+    split: dict[str, object]
+    training: TrainingLog
+    refit: TrainingLog
+    chosen: dict[str, object]
+    seconds: dict[str, float]
+    config: RecommenderConfig = field(default_factory=RecommenderConfig)
+
+    def recommend(
+        self, customers, products=None, top_k: int | None = None, exclude_bought: bool = True
+    ) -> pd.DataFrame:
+        return self.model.recommend(customers, products, top_k or self.config.top_k, exclude_bought)
+
+    def user_embeddings(self, customers) -> pd.DataFrame:
+        return self.model.user_embeddings(customers)
+
+    def item_embeddings(self, products=None) -> pd.DataFrame:
+        return self.model.item_embeddings(products)
+
+    def params(self) -> dict[str, object]:
+        return {**asdict(self.config), **{f"chosen_{key}": value for key, value in self.chosen.items()}}
+
+    def flat_metrics(self) -> dict[str, float]:
+        """``<model>.<protocol>.<segment>.<metric>`` for every figure, plus calibration and timings."""
+        flat = {}
+        for row in self.metrics.to_dict("records"):
+            for metric, value in row.items():
+                if metric not in ("model", "protocol", "segment") and pd.notna(value):
+                    flat[f"{row['model']}.{row['protocol']}.{row['segment']}.{metric}"] = float(value)
+        flat.update({f"calibration.{key}": float(value) for key, value in self.calibration.items()})
+        flat.update({f"seconds.{key}": float(value) for key, value in self.seconds.items()})
+        return flat
+
+    def beats_baselines(self, metrics: tuple[str, ...] = ("hr_at_10", "ndcg_at_10")) -> bool:
+        """True when the two-tower is strictly best on every given full-catalog metric for all customers."""
+        table = self.metrics.loc[(self.metrics["protocol"] == FULL) & (self.metrics["segment"] == "all")]
+        table = table.set_index("model")
+        others = table.drop(index=TWO_TOWER)
+        return all(table.loc[TWO_TOWER, metric] > others[metric].max() for metric in metrics)
+
+
+def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
+    for column in ("product_id", "category"):
+        if column not in products.columns:
+            raise ValueError(f"products lack the column {column}; expected the products mart")
+    if products["product_id"].duplicated().any():
+        raise ValueError("products must have one row per product_id")
+    catalog = products.sort_values("product_id", kind="stable").reset_index(drop=True)
+    missing = ~interactions["product_id"].isin(catalog["product_id"])
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} interactions name products missing from the products frame")
+    return catalog
+
+
+def _baselines(known: pd.DataFrame, catalog: pd.Index, boundary: pd.Timestamp, recent_days: int) -> dict:
+    recent = PopularityScorer(known, catalog, boundary, days=recent_days)
+    return {
+        GLOBAL_POPULARITY: PopularityScorer(known, catalog, boundary).score,
+        RECENT_POPULARITY: recent.score,
+        ITEM_KNN: ItemKnnScorer(known, catalog, fallback=recent).score,
+    }
+
+
+def _two_tower_scorer(model: TwoTowerRecommender):
+    return lambda customer_ids: model.score_matrix(customer_ids)
+
+
+def _validation_choice(
+    split: TimeSplit, catalog_ids: pd.Index, config: RecommenderConfig
+) -> tuple[int, EvaluationTask]:
+    """Recent popularity's window, chosen by HR@10 (then NDCG@10) on the validation window."""
+    task = EvaluationTask.build(split.train, split.validation, catalog_ids, config.sampled_negatives, config.seed)
+    runs = {
+        days: run_scorer(task, PopularityScorer(split.train, catalog_ids, split.validation_start, days).score)
+        for days in config.recent_days_choices
+    }
+    table = metrics_table(task, {str(days): run for days, run in runs.items()})
+    table = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")]
+    best = table.sort_values(["hr_at_10", "ndcg_at_10"], ascending=False, kind="stable").iloc[0]
+    return int(best["model"]), task
+
+
+def train_and_evaluate(
+    interactions: pd.DataFrame,
+    customers: pd.DataFrame,
+    products: pd.DataFrame,
+    orders: pd.DataFrame | None = None,
+    config: RecommenderConfig | None = None,
+) -> RecommenderResult:
+    """Evaluate the two-tower model against the baselines on a time split, then refit it on everything.
+
+    ``interactions``, ``customers``, ``products`` and ``orders`` are the marts
+    user_item_interactions, customer_rfm, products and (optional) orders. Only the state is
+    read from customers and only static attributes from products; everything else is
+    rebuilt from the interactions and orders before each boundary.
+    """
+    config = config or RecommenderConfig()
+    check_interactions(interactions)
+    catalog = _catalog(products, interactions)
+    catalog_ids = pd.Index(catalog["product_id"])
+    states = customer_states(customers)
+    orders = None if orders is None else check_orders(orders)
+    split = split_by_time(interactions, config.test_days, config.validation_days)
+    if split.validation.empty or split.test.empty:
+        raise ValueError(f"the validation or test window is empty: {split.summary()}")
+    seconds: dict[str, float] = {}
+
+    clock = time.perf_counter()
+    recent_days, validation_task = _validation_choice(split, catalog_ids, config)
+    trained, training_log = fit_two_tower(
+        split.train, split.validation_start, states, catalog, orders, config, validation=split.validation
+    )
+    seconds["train"] = training_log.seconds
+
+    # Calibration, and the validation table, from the model as of the validation start.
+    validation_ranked = trained.ranked(validation_task.customers, top_k=config.calibration_depth)
+    calibrator = IsotonicCalibrator().fit(
+        validation_ranked["log_softmax"].to_numpy(), label_recommendations(validation_ranked, split.validation)
+    )
+    validation_runs = {
+        TWO_TOWER: run_scorer(validation_task, _two_tower_scorer(trained), EVALUATION_K),
+        **{
+            name: run_scorer(validation_task, scorer, EVALUATION_K)
+            for name, scorer in _baselines(split.train, catalog_ids, split.validation_start, recent_days).items()
+        },
+    }
+    validation_metrics = metrics_table(validation_task, validation_runs, EVALUATION_K)
+    seconds["validation"] = time.perf_counter() - clock - seconds["train"]
+
+    # Test: the same network, with features and baselines as of the cutoff.
+    clock = time.perf_counter()
+    evaluated = TwoTowerRecommender(
+        trained.net,
+        trained.encoder,
+        split.cutoff,
+        purchase_events(split.history),
+        orders,
+        states,
+        catalog,
+        calibrator=calibrator,
+        device=config.device,
+    )
+    task = EvaluationTask.build(split.history, split.test, catalog_ids, config.sampled_negatives, config.seed)
+    scoring_started = time.perf_counter()
+    runs: dict[str, ModelRun] = {TWO_TOWER: run_scorer(task, _two_tower_scorer(evaluated), EVALUATION_K)}
+    seconds["test_scoring_two_tower"] = time.perf_counter() - scoring_started
+    for name, scorer in _baselines(split.history, catalog_ids, split.cutoff, recent_days).items():
+        runs[name] = run_scorer(task, scorer, EVALUATION_K)
+    metrics = metrics_table(task, runs, EVALUATION_K)
+    test_ranked = evaluated.recommend(task.customers, top_k=config.top_k)
+    calibration = expected_calibration_error(
+        test_ranked["probability"].to_numpy(), label_recommendations(test_ranked, split.test)
+    )
+    seconds["test_evaluation"] = time.perf_counter() - clock
+
+    final, refit_log = fit_two_tower(
+        known_before(interactions, split.end),
+        split.end,
+        states,
+        catalog,
+        orders,
+        config,
+        schedule=training_log.schedule(),
+    )
+    final.with_calibrator(calibrator)
+    seconds["refit"] = refit_log.seconds
+    return RecommenderResult(
+        metrics=metrics,
+        validation_metrics=validation_metrics,
+        model=final,
+        evaluated_model=evaluated,
+        calibration=calibration,
+        split=split.summary(),
+        training=training_log,
+        refit=refit_log,
+        chosen={"recent_days": recent_days, "best_epoch": training_log.best_epoch},
+        seconds=seconds,
+        config=config,
+    )

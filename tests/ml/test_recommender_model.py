@@ -1,0 +1,210 @@
+"""The two-tower recommender end to end on a small generated Olist set built into marts."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.recommender import (
+    RecommenderConfig,
+    item_embeddings,
+    recommend,
+    split_by_time,
+    train_and_evaluate,
+    user_embeddings,
+)
+from ml.recommender.features import check_orders, customer_states
+from ml.recommender.train import fit_two_tower
+from retail_intel.generator import GeneratorConfig, generate
+from retail_intel.settings import Settings
+from retail_intel.warehouse import build_and_publish
+
+# Small and quick: two epochs at most, narrow towers, 60-day windows so that a 4K-order
+# set still has a few hundred test customers.
+CONFIG = RecommenderConfig(
+    test_days=60,
+    validation_days=60,
+    window_days=60,
+    embedding_dim=16,
+    hidden_dim=32,
+    id_dim=8,
+    user_hash_buckets=1024,
+    max_epochs=2,
+    patience=1,
+    batch_size=256,
+    random_negatives=256,
+    item_id_min_buyers=2,
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def marts(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """Marts of a generated set with many repeat customers (repeat_rate 0.2)."""
+    root = tmp_path_factory.mktemp("recommender")
+    generate(GeneratorConfig(orders=4_000, seed=11, repeat_rate=0.2), root / "raw")
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("RETAIL_INTEL_")}
+    settings = Settings.from_env(environ).with_(home=root / "home", raw_dir_override=root / "raw")
+    build_and_publish(settings, log=lambda _: None)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        return {
+            name: connection.execute(f"select * from marts.{name}").df()
+            for name in ("user_item_interactions", "customer_rfm", "products", "orders")
+        }
+
+
+@pytest.fixture(scope="module")
+def result(marts):
+    return train_and_evaluate(
+        marts["user_item_interactions"], marts["customer_rfm"], marts["products"], marts["orders"], CONFIG
+    )
+
+
+def test_metrics_table_covers_every_model_protocol_and_segment(result):
+    table = result.metrics
+    assert set(table["model"]) == {"two_tower", "global_popularity", "recent_popularity", "item_knn"}
+    assert set(table["protocol"]) == {"full_catalog", "sampled_100"}
+    assert set(table["segment"]) == {"all", "repeat", "first_time"}
+    assert len(table) == 4 * 2 * 3
+    figures = table[["hr_at_1", "hr_at_10", "ndcg_at_10", "mrr_at_10"]]
+    assert ((figures >= 0) & (figures <= 1)).all().all()
+    assert (table["hr_at_1"] <= table["hr_at_10"]).all()
+    assert table.loc[table["protocol"] == "sampled_100", "catalog_coverage"].isna().all()
+    assert table.loc[table["protocol"] == "full_catalog", "catalog_coverage"].between(0, 1).all()
+    segments = table.loc[(table["model"] == "two_tower") & (table["protocol"] == "full_catalog")].set_index("segment")
+    assert (
+        segments.loc["repeat", "customers"] + segments.loc["first_time", "customers"]
+        == segments.loc["all", "customers"]
+    )
+    assert segments.loc["repeat", "customers"] > 0 and segments.loc["first_time", "customers"] > 0
+    assert set(result.validation_metrics["model"]) == set(table["model"])
+    assert result.chosen["recent_days"] in CONFIG.recent_days_choices
+    flat = result.flat_metrics()
+    assert "two_tower.full_catalog.all.hr_at_10" in flat and "calibration.ece" in flat
+    assert result.params()["chosen_best_epoch"] == result.training.best_epoch
+
+
+def test_evaluated_model_knows_nothing_from_the_cutoff_on(result, marts):
+    split = split_by_time(marts["user_item_interactions"], CONFIG.test_days, CONFIG.validation_days)
+    evaluated = result.evaluated_model
+    assert evaluated.reference_time == split.cutoff
+    assert (evaluated.events["purchased_at"] < split.cutoff).all()
+    assert (evaluated.orders["purchased_at"] < split.cutoff).all()
+    # The network itself was trained before the validation window.
+    assert result.training.windows >= 1
+    assert result.split["validation_start"] == str(split.validation_start)
+    assert result.model.reference_time == split.end
+
+
+def test_calibrated_probabilities_lie_in_unit_interval(result, marts):
+    assert 0 <= result.calibration["ece"] <= 1
+    customers = marts["customer_rfm"].head(50)
+    recommendations = recommend(result.model, customers)
+    assert recommendations["probability"].between(0, 1).all()
+    assert list(recommendations.columns) == ["customer_unique_id", "product_id", "rank", "score", "probability"]
+
+
+def test_exactly_k_per_customer_and_bought_items_excluded(result, marts):
+    interactions = marts["user_item_interactions"]
+    buyers = interactions["customer_unique_id"].value_counts()
+    customers = pd.DataFrame({"customer_unique_id": buyers.index[:30]})  # the most items bought first
+    recommendations = recommend(result.model, customers, top_k=10)
+    assert (recommendations.groupby("customer_unique_id").size() == 10).all()
+    assert recommendations["customer_unique_id"].nunique() == 30
+    assert (recommendations.groupby("customer_unique_id")["rank"].apply(list) == [list(range(1, 11))] * 30).all()
+    assert recommendations.groupby("customer_unique_id")["score"].is_monotonic_decreasing.all()
+    owned = set(zip(interactions["customer_unique_id"], interactions["product_id"], strict=True))
+    pairs = set(zip(recommendations["customer_unique_id"], recommendations["product_id"], strict=True))
+    assert not pairs & owned
+    # Asked to keep them, the model may recommend what a customer already has.
+    kept = recommend(result.model, customers, top_k=10, exclude_bought=False)
+    assert (kept.groupby("customer_unique_id").size() == 10).all()
+
+
+def test_a_small_catalogue_gives_fewer_than_k(result, marts):
+    interactions = marts["user_item_interactions"]
+    customer = interactions["customer_unique_id"].iloc[0]
+    bought = set(interactions.loc[interactions["customer_unique_id"] == customer, "product_id"])
+    products = marts["products"]
+    small = pd.concat(
+        [products[products["product_id"].isin(bought)], products[~products["product_id"].isin(bought)].head(3)]
+    )
+    recommendations = recommend(result.model, pd.Series([customer]), small, top_k=10)
+    assert len(recommendations) == 3
+    assert not set(recommendations["product_id"]) & bought
+
+
+def test_cold_start_customers_get_recommendations(result):
+    cold = pd.DataFrame({"customer_unique_id": ["never-seen-1", "never-seen-2", "never-seen-3"],
+                         "customer_state": ["SP", "RJ", None]})  # fmt: skip
+    recommendations = recommend(result.model, cold, top_k=5)
+    assert (recommendations.groupby("customer_unique_id").size() == 5).all()
+    assert recommendations["customer_unique_id"].nunique() == 3
+    # A state moves a newcomer's list; no history means the same list for the same state.
+    twin = recommend(result.model, pd.DataFrame({"customer_unique_id": ["twin"], "customer_state": ["SP"]}), top_k=5)
+    first = recommendations.loc[recommendations["customer_unique_id"] == "never-seen-1"]
+    assert list(twin["product_id"]) == list(first["product_id"])
+
+
+def test_embeddings_frames(result, marts):
+    customers = marts["customer_rfm"].head(20)
+    users = user_embeddings(result.model, customers)
+    items = item_embeddings(result.model)
+    vector_columns = [f"embedding_{i}" for i in range(CONFIG.embedding_dim)]
+    assert list(users.columns) == ["customer_unique_id", *vector_columns]
+    assert list(items.columns) == ["product_id", *vector_columns, "bias"]
+    assert len(items) == len(marts["products"])
+    assert np.allclose(np.linalg.norm(users[vector_columns].to_numpy(), axis=1), 1, atol=1e-5)
+    # The embeddings reproduce the scores: user . item / temperature + bias.
+    recommendations = recommend(result.model, customers.head(1), top_k=3)
+    item = items.set_index("product_id").loc[recommendations["product_id"]]
+    expected = item[vector_columns].to_numpy() @ users[vector_columns].to_numpy()[0] / CONFIG.temperature + item["bias"]
+    assert np.allclose(recommendations["score"], expected, atol=1e-4)
+
+
+def test_model_survives_pickling(result, marts):
+    customers = marts["customer_rfm"].head(10)
+    restored = pickle.loads(pickle.dumps(result.model))
+    pd.testing.assert_frame_equal(restored.recommend(customers), result.model.recommend(customers))
+
+
+def test_same_seed_same_recommendations(marts):
+    interactions, customers = marts["user_item_interactions"], marts["customer_rfm"]
+    split = split_by_time(interactions, CONFIG.test_days, CONFIG.validation_days)
+    orders = check_orders(marts["orders"])
+    config = RecommenderConfig(**{**CONFIG.__dict__, "max_epochs": 1})
+
+    def fit(seed: int) -> pd.DataFrame:
+        model, _ = fit_two_tower(
+            split.train, split.validation_start, customer_states(customers), marts["products"], orders,
+            RecommenderConfig(**{**config.__dict__, "seed": seed}), validation=split.validation,
+        )  # fmt: skip
+        return model.recommend(customers.head(40))
+
+    first = fit(seed=5)
+    pd.testing.assert_frame_equal(first, fit(seed=5))
+    assert not first["score"].equals(fit(seed=6)["score"])
+
+
+def test_training_sees_nothing_from_the_validation_window_on(marts):
+    """Fed every interaction and order, training gives the model it gives on pre-boundary data alone."""
+    interactions, customers = marts["user_item_interactions"], marts["customer_rfm"]
+    split = split_by_time(interactions, CONFIG.test_days, CONFIG.validation_days)
+    orders = check_orders(marts["orders"])
+    config = RecommenderConfig(**{**CONFIG.__dict__, "max_epochs": 1})
+
+    def fit(known: pd.DataFrame, known_orders: pd.DataFrame) -> pd.DataFrame:
+        model, log = fit_two_tower(
+            known, split.validation_start, customer_states(customers), marts["products"], known_orders, config,
+            validation=split.validation,
+        )  # fmt: skip
+        assert (model.events["purchased_at"] < split.validation_start).all()
+        return model.recommend(customers.head(40))
+
+    clean = fit(split.train, orders.loc[orders["purchased_at"] < split.validation_start])
+    pd.testing.assert_frame_equal(fit(interactions, orders), clean)
