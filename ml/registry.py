@@ -41,6 +41,11 @@ class RegistryError(Exception):
     """A registry action that cannot be done (unknown model, frozen model, nothing to roll back)."""
 
 
+class NotComparable(Exception):
+    """Raised by an evaluation function when a version cannot be scored fairly on the holdout
+    (for example, it was trained on part of it); the champion is then kept."""
+
+
 class _Wrapped(mlflow.pyfunc.PythonModel):
     """Any Python model object whose ``predict`` takes a DataFrame, behind MLflow's pyfunc interface."""
 
@@ -192,14 +197,19 @@ class ModelRegistry:
         elif champion_version is None:
             promoted, reason = True, "first version: no champion to beat"
         else:
-            champion_score = float(evaluate(self.load(model_name, champion_version)))
-            better = challenger_score > champion_score if higher_is_better else challenger_score < champion_score
-            promoted = better
-            verdict = "beats" if better else "does not beat"
-            reason = (
-                f"{metric} {challenger_score:.6g} {verdict} champion v{champion_version}'s {champion_score:.6g} "
-                f"({'higher' if higher_is_better else 'lower'} is better)"
-            )
+            try:
+                champion_score = float(evaluate(self.load(model_name, champion_version)))
+            except NotComparable as error:
+                champion_score = None
+                promoted, reason = False, f"not compared, the champion is kept: champion v{champion_version} {error}"
+            else:
+                better = challenger_score > champion_score if higher_is_better else challenger_score < champion_score
+                promoted = better
+                verdict = "beats" if better else "does not beat"
+                reason = (
+                    f"{metric} {challenger_score:.6g} {verdict} champion v{champion_version}'s {champion_score:.6g} "
+                    f"({'higher' if higher_is_better else 'lower'} is better)"
+                )
         record = {
             "promotion.decision": "promoted" if promoted else "kept as challenger",
             "promotion.reason": reason,

@@ -50,6 +50,7 @@ def run_graph(
     as_of_date: date | None = None,
     horizon: int = 30,
     top_k: int = 10,
+    exclude_bought: bool = True,
     log: Log = print,
 ) -> GraphRunReport:
     from orchestration.definitions_builder import build_definitions
@@ -61,7 +62,7 @@ def run_graph(
         "ops": {
             "dbt_models": {"config": {"as_of_date": as_of_date.isoformat() if as_of_date else None}},
             "ml__revenue_forecast": {"config": {"horizon": horizon}},
-            "ml__recommendations": {"config": {"top_k": top_k}},
+            "ml__recommendations": {"config": {"top_k": top_k, "exclude_bought": exclude_bought}},
         },
         # Dagster's own log lines go to its event log (and the UI); the terminal gets the report.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},

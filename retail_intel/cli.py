@@ -115,8 +115,16 @@ def generate(orders: int, out_dir: Path, seed: int, repeat_rate: float, messy_ra
 @click.option(
     "--top-k", type=click.IntRange(1, 100), default=10, show_default=True, help="Recommendations per customer."
 )
+@click.option(
+    "--include-bought",
+    is_flag=True,
+    default=False,
+    help="Let recommendations include products the customer already bought (excluded by default).",
+)
 @click.pass_obj
-def run(settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int, top_k: int) -> None:
+def run(
+    settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int, top_k: int, include_bought: bool
+) -> None:
     """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables."""
     from orchestration.runner import run_graph
     from retail_intel.warehouse import WarehouseBusyError, summarize, tenant_lock
@@ -134,6 +142,7 @@ def run(settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int
                 as_of_date=as_of_date.date() if as_of_date else None,
                 horizon=horizon,
                 top_k=top_k,
+                exclude_bought=not include_bought,
                 log=click.echo,
             )
     except WarehouseBusyError as error:

@@ -44,7 +44,7 @@ def test_generate_then_run_then_bad_input(tmp_path):
     built = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
 
-    assert "36 assets materialized" in built.stdout
+    assert "38 assets materialized" in built.stdout
     assert "ml/recommendations" in built.stdout and "serving/customer_recommendations" in built.stdout
 
     (raw / "olist_products_dataset.csv").unlink()

@@ -31,6 +31,30 @@ CONTENT_COLUMNS = [ITEM_NUMERIC.index(name) for name in (*ITEM_STATIC, "static_m
 POPULARITY_COLUMNS = [index for index in range(len(ITEM_NUMERIC)) if index not in CONTENT_COLUMNS]
 
 
+@dataclass(frozen=True)
+class PopularityPrior:
+    """Adds ``alpha * log(1 + distinct buyers in the last days days)`` to every item's score.
+
+    A product of experts with recent popularity: the network's softmax times recent buyers
+    to the power alpha. Alpha is separate for customers with and without history, because
+    the network knows a first-time customer only by state. Both are chosen on the
+    validation window (``alpha = 0`` is the network alone).
+    """
+
+    days: int
+    first_time: float
+    repeat: float
+
+    def item_log_buyers(self, events: pd.DataFrame, reference_time: pd.Timestamp, catalog: pd.Index) -> np.ndarray:
+        since = reference_time - pd.Timedelta(days=self.days)
+        recent = events.loc[
+            (events["purchased_at"] >= since) & (events["purchased_at"] < reference_time),
+            ["customer_unique_id", "product_id"],
+        ].drop_duplicates()
+        counts = recent["product_id"].astype(str).value_counts().reindex(catalog, fill_value=0)
+        return np.log1p(counts.to_numpy(dtype="float64"))
+
+
 def choose_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -331,6 +355,7 @@ class TwoTowerRecommender:
         self.states = states
         self.products = products.sort_values("product_id", kind="stable").reset_index(drop=True)
         self.calibrator = calibrator
+        self.prior: PopularityPrior | None = None
         self.device = choose_device(device)
         self.batch_size = batch_size
         self._item_cache: tuple[pd.Index, torch.Tensor, torch.Tensor] | None = None
@@ -338,6 +363,38 @@ class TwoTowerRecommender:
     def with_calibrator(self, calibrator) -> TwoTowerRecommender:
         self.calibrator = calibrator
         return self
+
+    def with_prior(self, prior: PopularityPrior | None) -> TwoTowerRecommender:
+        """Blend in recent popularity (see PopularityPrior); None scores with the network alone."""
+        self.prior = prior
+        return self
+
+    def rebased(
+        self,
+        reference_time: pd.Timestamp,
+        events: pd.DataFrame,
+        orders: pd.DataFrame | None,
+        states: pd.Series,
+        products: pd.DataFrame,
+    ) -> TwoTowerRecommender:
+        """The same network, calibrator and prior, scoring as of another moment with other data.
+
+        How a champion trained on an earlier run scores today's customers and catalogue:
+        features, already-bought items and recent popularity come from ``events`` and
+        ``orders`` before ``reference_time``; the weights stay as trained.
+        """
+        return TwoTowerRecommender(
+            self.net,
+            self.encoder,
+            reference_time,
+            events,
+            orders,
+            states,
+            products,
+            calibrator=self.calibrator,
+            device=str(self.device),
+            batch_size=self.batch_size,
+        ).with_prior(self.prior)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -347,6 +404,7 @@ class TwoTowerRecommender:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("prior", None)
         self.__dict__.update(state)
         self.device = choose_device("auto")
 
@@ -382,10 +440,38 @@ class TwoTowerRecommender:
         self.net.to(self.device).eval()
         with torch.no_grad():
             vectors, bias = self.net.items(*inputs.tensors(self.device))
-        result = (pd.Index(catalog["product_id"].astype(str)), vectors, bias)
+        product_ids = pd.Index(catalog["product_id"].astype(str))
+        result = (product_ids, vectors, bias)
         if products is None:
             self._item_cache = result
         return result
+
+    def _prior_terms(self, ids: pd.Index, product_ids: pd.Index) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-customer alpha and per-item log recent buyers, or None without a prior."""
+        if self.prior is None:
+            return None
+        has_history = ids.isin(self.events["customer_unique_id"])
+        alpha = np.where(has_history, self.prior.repeat, self.prior.first_time)
+        log_buyers = self.prior.item_log_buyers(self.events, self.reference_time, product_ids)
+        return (
+            torch.as_tensor(alpha, dtype=torch.float64, device=self.device),
+            torch.as_tensor(log_buyers, dtype=torch.float64, device=self.device),
+        )
+
+    def _logits(
+        self,
+        users: torch.Tensor,
+        item_vectors: torch.Tensor,
+        item_bias: torch.Tensor,
+        prior: tuple[torch.Tensor, torch.Tensor] | None,
+        rows: slice | np.ndarray = slice(None),
+    ) -> torch.Tensor:
+        """float64 scores of ``users`` (``rows`` of the customers the prior was built for) against the items."""
+        scores = self.net.logits(users, item_vectors, item_bias).double()
+        if prior is not None:
+            alpha, log_buyers = prior
+            scores = scores + alpha[rows, None] * log_buyers[None, :]
+        return scores
 
     def clear_cache(self) -> None:
         """Forget the catalogue's item vectors (after the network's weights changed)."""
@@ -419,11 +505,28 @@ class TwoTowerRecommender:
         self, customers: pd.DataFrame | pd.Series | pd.Index, products: pd.DataFrame | None = None
     ) -> np.ndarray:
         """Scores (customers x catalogue in product_id order) as float64; no exclusion applied."""
+        return self.scorer(customers, products)(None)
+
+    def scorer(self, customers: pd.DataFrame | pd.Series | pd.Index, products: pd.DataFrame | None = None):
+        """A function from a subset of ``customers`` (None: all) to their score matrix.
+
+        The user vectors are computed once, so repeated scoring (several priors tried on
+        one validation window) costs only the matrix products.
+        """
         ids, states = self._customers(customers)
-        _, item_vectors, item_bias = self._item_vectors(products)
+        product_ids, item_vectors, item_bias = self._item_vectors(products)
         users = self._user_vectors(ids, states)
-        with torch.no_grad():
-            return self.net.logits(users, item_vectors, item_bias).double().cpu().numpy()
+        prior = self._prior_terms(ids, product_ids)
+
+        def score(subset: pd.Index | None) -> np.ndarray:
+            rows = np.arange(len(ids)) if subset is None else ids.get_indexer(pd.Index(subset).astype(str))
+            if (rows < 0).any():
+                raise ValueError("scorer asked for customers it was not built for")
+            index = torch.as_tensor(rows, device=users.device)
+            with torch.no_grad():
+                return self._logits(users[index], item_vectors, item_bias, prior, index).cpu().numpy()
+
+        return score
 
     def log_likelihood(self, held_out: pd.DataFrame) -> np.ndarray:
         """Log-softmax over the catalogue (bought items excluded) of each held-out (customer, product) pair.
@@ -444,11 +547,12 @@ class TwoTowerRecommender:
         bought_rows, bought_columns = self._bought(ids, product_ids)
         order = np.argsort(bought_rows, kind="stable")
         bought_rows, bought_columns = bought_rows[order], bought_columns[order]
+        prior = self._prior_terms(ids, product_ids)
         result = np.empty(len(target_rows))
         for start in range(0, len(ids), self.batch_size):
             stop = min(start + self.batch_size, len(ids))
             with torch.no_grad():
-                scores = self.net.logits(users[start:stop], item_vectors, item_bias).double()
+                scores = self._logits(users[start:stop], item_vectors, item_bias, prior, slice(start, stop))
                 lo, hi = np.searchsorted(bought_rows, [start, stop])
                 scores[
                     torch.as_tensor(bought_rows[lo:hi] - start, device=scores.device),
@@ -475,11 +579,12 @@ class TwoTowerRecommender:
         bought_rows, bought_columns = self._bought(ids, product_ids) if exclude_bought else (np.array([]), np.array([]))
         order = np.argsort(bought_rows, kind="stable")
         bought_rows, bought_columns = bought_rows[order].astype("int64"), bought_columns[order].astype("int64")
+        prior = self._prior_terms(ids, product_ids)
         frames = []
         for start in range(0, len(ids), self.batch_size):
             stop = min(start + self.batch_size, len(ids))
             with torch.no_grad():
-                scores = self.net.logits(users[start:stop], item_vectors, item_bias).double()
+                scores = self._logits(users[start:stop], item_vectors, item_bias, prior, slice(start, stop))
                 lo, hi = np.searchsorted(bought_rows, [start, stop])
                 if hi > lo:
                     scores[
@@ -536,18 +641,29 @@ class TwoTowerRecommender:
         return self.recommend(customers)
 
     def user_embeddings(self, customers: pd.DataFrame | pd.Series | pd.Index) -> pd.DataFrame:
-        """customer_unique_id and embedding_0..embedding_{d-1} (unit vectors)."""
+        """customer_unique_id, embedding_0..embedding_{d-1} (unit vectors) and prior_weight (see item_embeddings)."""
         ids, states = self._customers(customers)
         vectors = self._user_vectors(ids, states).cpu().numpy()
         frame = pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])])
         frame.insert(0, "customer_unique_id", ids.to_numpy())
+        prior = self._prior_terms(ids, pd.Index([], dtype="object"))
+        frame["prior_weight"] = prior[0].cpu().numpy() if prior is not None else 0.0
         return frame
 
     def item_embeddings(self, products: pd.DataFrame | None = None) -> pd.DataFrame:
-        """product_id, embedding_0..embedding_{d-1} and bias: score = user . item / temperature + bias."""
+        """product_id, embedding_0..embedding_{d-1}, bias and log_recent_buyers.
+
+        score = user . item / temperature + bias + user's prior_weight * log_recent_buyers
+        (log_recent_buyers is 0 without a prior).
+        """
         product_ids, vectors, bias = self._item_vectors(products)
         vectors_np = vectors.cpu().numpy()
         frame = pd.DataFrame(vectors_np, columns=[f"embedding_{i}" for i in range(vectors_np.shape[1])])
         frame.insert(0, "product_id", product_ids.to_numpy())
         frame["bias"] = bias.cpu().numpy()
+        frame["log_recent_buyers"] = (
+            self.prior.item_log_buyers(self.events, self.reference_time, product_ids)
+            if self.prior is not None
+            else np.zeros(len(product_ids))
+        )
         return frame

@@ -12,7 +12,7 @@ from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
 from ml.recommender.evaluation import FULL, EvaluationTask, ModelRun, metrics_table, run_scorer
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.metrics import expected_calibration_error
-from ml.recommender.model import TwoTowerRecommender
+from ml.recommender.model import PopularityPrior, TwoTowerRecommender
 from ml.recommender.split import TimeSplit, check_interactions, known_before, purchase_events, split_by_time
 from ml.recommender.train import TrainingLog, fit_two_tower
 
@@ -52,6 +52,8 @@ class RecommenderConfig:
     patience: int = 3
     validation_customers: int = 20_000
     recent_days_choices: tuple[int, ...] = (7, 14, 30, 60, 90)
+    # Weights of the recent-popularity prior tried on validation, per segment; 0 is the network alone.
+    prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     sampled_negatives: int = 99
     calibration_depth: int = 50
     seed: int = 0
@@ -70,6 +72,8 @@ class RecommenderConfig:
             raise ValueError(f"early_stopping must be log_likelihood or recall_at_10, got {self.early_stopping!r}")
         if not self.recent_days_choices:
             raise ValueError("recent_days_choices must not be empty")
+        if not self.prior_weights or min(self.prior_weights) < 0:
+            raise ValueError("prior_weights must be a non-empty tuple of weights >= 0")
 
 
 @dataclass
@@ -93,6 +97,7 @@ class RecommenderResult:
     refit: TrainingLog
     chosen: dict[str, object]
     seconds: dict[str, float]
+    prior_search: pd.DataFrame = field(default_factory=pd.DataFrame)
     config: RecommenderConfig = field(default_factory=RecommenderConfig)
 
     def recommend(
@@ -150,10 +155,6 @@ def _baselines(known: pd.DataFrame, catalog: pd.Index, boundary: pd.Timestamp, r
     }
 
 
-def _two_tower_scorer(model: TwoTowerRecommender):
-    return lambda customer_ids: model.score_matrix(customer_ids)
-
-
 def _validation_choice(
     split: TimeSplit, catalog_ids: pd.Index, config: RecommenderConfig
 ) -> tuple[int, EvaluationTask]:
@@ -167,6 +168,34 @@ def _validation_choice(
     table = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")]
     best = table.sort_values(["hr_at_10", "ndcg_at_10"], ascending=False, kind="stable").iloc[0]
     return int(best["model"]), task
+
+
+def _choose_prior(
+    model: TwoTowerRecommender, task: EvaluationTask, recent_days: int, config: RecommenderConfig
+) -> tuple[PopularityPrior, pd.DataFrame]:
+    """The prior weight per segment with the best validation HR@10 (then NDCG@10, then the smaller weight).
+
+    The segments are disjoint and HR@10 over all customers is their weighted mean, so the
+    best weight of each segment gives the best pair.
+    """
+    rows = []
+    for weight in config.prior_weights:
+        model.with_prior(PopularityPrior(recent_days, weight, weight))
+        table = metrics_table(task, {str(weight): run_scorer(task, model.scorer(task.customers), EVALUATION_K)})
+        rows.append(table.loc[table["protocol"] == FULL].assign(weight=weight))
+    model.with_prior(None)
+    tried = pd.concat(rows, ignore_index=True)
+    chosen = {}
+    for segment in ("first_time", "repeat"):
+        candidates = tried.loc[tried["segment"] == segment]
+        if candidates.empty:
+            chosen[segment] = 0.0
+            continue
+        best = candidates.sort_values(
+            ["hr_at_10", "ndcg_at_10", "weight"], ascending=[False, False, True], kind="stable"
+        ).iloc[0]
+        chosen[segment] = float(best["weight"])
+    return PopularityPrior(recent_days, chosen["first_time"], chosen["repeat"]), tried
 
 
 def train_and_evaluate(
@@ -201,13 +230,15 @@ def train_and_evaluate(
     )
     seconds["train"] = training_log.seconds
 
-    # Calibration, and the validation table, from the model as of the validation start.
+    # The prior, the calibration and the validation table, from the model as of the validation start.
+    prior, prior_search = _choose_prior(trained, validation_task, recent_days, config)
+    trained.with_prior(prior)
     validation_ranked = trained.ranked(validation_task.customers, top_k=config.calibration_depth)
     calibrator = IsotonicCalibrator().fit(
         validation_ranked["log_softmax"].to_numpy(), label_recommendations(validation_ranked, split.validation)
     )
     validation_runs = {
-        TWO_TOWER: run_scorer(validation_task, _two_tower_scorer(trained), EVALUATION_K),
+        TWO_TOWER: run_scorer(validation_task, trained.scorer(validation_task.customers), EVALUATION_K),
         **{
             name: run_scorer(validation_task, scorer, EVALUATION_K)
             for name, scorer in _baselines(split.train, catalog_ids, split.validation_start, recent_days).items()
@@ -218,20 +249,12 @@ def train_and_evaluate(
 
     # Test: the same network, with features and baselines as of the cutoff.
     clock = time.perf_counter()
-    evaluated = TwoTowerRecommender(
-        trained.net,
-        trained.encoder,
-        split.cutoff,
-        purchase_events(split.history),
-        orders,
-        states,
-        catalog,
-        calibrator=calibrator,
-        device=config.device,
+    evaluated = trained.with_calibrator(calibrator).rebased(
+        split.cutoff, purchase_events(split.history), orders, states, catalog
     )
     task = EvaluationTask.build(split.history, split.test, catalog_ids, config.sampled_negatives, config.seed)
     scoring_started = time.perf_counter()
-    runs: dict[str, ModelRun] = {TWO_TOWER: run_scorer(task, _two_tower_scorer(evaluated), EVALUATION_K)}
+    runs: dict[str, ModelRun] = {TWO_TOWER: run_scorer(task, evaluated.scorer(task.customers), EVALUATION_K)}
     seconds["test_scoring_two_tower"] = time.perf_counter() - scoring_started
     for name, scorer in _baselines(split.history, catalog_ids, split.cutoff, recent_days).items():
         runs[name] = run_scorer(task, scorer, EVALUATION_K)
@@ -251,7 +274,7 @@ def train_and_evaluate(
         config,
         schedule=training_log.schedule(),
     )
-    final.with_calibrator(calibrator)
+    final.with_calibrator(calibrator).with_prior(prior)
     seconds["refit"] = refit_log.seconds
     return RecommenderResult(
         metrics=metrics,
@@ -262,7 +285,13 @@ def train_and_evaluate(
         split=split.summary(),
         training=training_log,
         refit=refit_log,
-        chosen={"recent_days": recent_days, "best_epoch": training_log.best_epoch},
+        chosen={
+            "recent_days": recent_days,
+            "best_epoch": training_log.best_epoch,
+            "prior_weight_first_time": prior.first_time,
+            "prior_weight_repeat": prior.repeat,
+        },
+        prior_search=prior_search,
         seconds=seconds,
         config=config,
     )

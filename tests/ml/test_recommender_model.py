@@ -19,7 +19,11 @@ from ml.recommender import (
     user_embeddings,
 )
 from ml.recommender.features import check_orders, customer_states
+from ml.recommender.model import PopularityPrior
+from ml.recommender.registered import RegisteredRecommender
+from ml.recommender.split import purchase_events
 from ml.recommender.train import fit_two_tower
+from ml.registry import NotComparable
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.settings import Settings
 from retail_intel.warehouse import build_and_publish
@@ -151,19 +155,55 @@ def test_cold_start_customers_get_recommendations(result):
     assert list(twin["product_id"]) == list(first["product_id"])
 
 
+def _with_prior(model, prior):
+    copy = pickle.loads(pickle.dumps(model))
+    return copy.with_prior(prior)
+
+
+def test_popularity_prior_weights_each_segment_separately(result, marts):
+    customers = marts["customer_rfm"]
+    events = purchase_events(marts["user_item_interactions"])
+    repeat = customers.loc[customers["customer_unique_id"].isin(events["customer_unique_id"]), ["customer_unique_id"]]
+    cold = pd.DataFrame({"customer_unique_id": ["never-seen"], "customer_state": ["SP"]})
+    network_alone = _with_prior(result.model, None)
+    # A huge first-time weight makes a newcomer's list recent popularity's; weight 0 leaves repeat customers alone.
+    strong = _with_prior(result.model, PopularityPrior(days=60, first_time=1_000.0, repeat=0.0))
+    recent = strong.prior.item_log_buyers(strong.events, strong.reference_time, pd.Index(strong.products["product_id"]))
+    counts = pd.Series(recent, index=strong.products["product_id"])
+    newcomer = strong.recommend(cold, top_k=5)
+    assert list(counts.loc[newcomer["product_id"]]) == sorted(counts, reverse=True)[:5]
+    pd.testing.assert_frame_equal(
+        strong.recommend(repeat.head(20)).drop(columns="probability"),
+        network_alone.recommend(repeat.head(20)).drop(columns="probability"),
+    )
+    # The result records what validation chose, from weights that were all tried.
+    chosen = result.params()
+    assert chosen["chosen_prior_weight_first_time"] in CONFIG.prior_weights
+    assert chosen["chosen_prior_weight_repeat"] in CONFIG.prior_weights
+    assert set(result.prior_search["weight"]) == set(CONFIG.prior_weights)
+
+
 def test_embeddings_frames(result, marts):
     customers = marts["customer_rfm"].head(20)
-    users = user_embeddings(result.model, customers)
-    items = item_embeddings(result.model)
+    # A non-zero prior, so that the embeddings must carry it to reproduce the scores.
+    model = _with_prior(result.model, PopularityPrior(days=60, first_time=2.0, repeat=0.5))
+    users = user_embeddings(model, customers)
+    items = item_embeddings(model)
     vector_columns = [f"embedding_{i}" for i in range(CONFIG.embedding_dim)]
-    assert list(users.columns) == ["customer_unique_id", *vector_columns]
-    assert list(items.columns) == ["product_id", *vector_columns, "bias"]
+    assert list(users.columns) == ["customer_unique_id", *vector_columns, "prior_weight"]
+    assert list(items.columns) == ["product_id", *vector_columns, "bias", "log_recent_buyers"]
     assert len(items) == len(marts["products"])
     assert np.allclose(np.linalg.norm(users[vector_columns].to_numpy(), axis=1), 1, atol=1e-5)
-    # The embeddings reproduce the scores: user . item / temperature + bias.
-    recommendations = recommend(result.model, customers.head(1), top_k=3)
+    # The embeddings reproduce the scores: user . item / temperature + bias + prior weight x log recent buyers.
+    recommendations = recommend(model, customers.head(1), top_k=3)
     item = items.set_index("product_id").loc[recommendations["product_id"]]
-    expected = item[vector_columns].to_numpy() @ users[vector_columns].to_numpy()[0] / CONFIG.temperature + item["bias"]
+    user = users.iloc[0]
+    assert user["prior_weight"] in (2.0, 0.5) and item["log_recent_buyers"].gt(0).any()
+    expected = (
+        item[vector_columns].to_numpy() @ user[vector_columns].to_numpy(dtype="float64") / CONFIG.temperature
+        + item["bias"]
+        + user["prior_weight"] * item["log_recent_buyers"]
+    )
     assert np.allclose(recommendations["score"], expected, atol=1e-4)
 
 
@@ -171,6 +211,27 @@ def test_model_survives_pickling(result, marts):
     customers = marts["customer_rfm"].head(10)
     restored = pickle.loads(pickle.dumps(result.model))
     pd.testing.assert_frame_equal(restored.recommend(customers), result.model.recommend(customers))
+
+
+def test_registered_holdout_repeats_the_test_figures_and_refuses_a_model_that_saw_the_window(result, marts):
+    interactions, customers, products, orders = (
+        marts[name] for name in ("user_item_interactions", "customer_rfm", "products", "orders")
+    )
+    registered = pickle.loads(pickle.dumps(RegisteredRecommender.from_result(result)))
+    # The promotion's holdout is the test window the figures were computed on: same number.
+    scored = registered.holdout_metrics(interactions, customers, products, orders)
+    figures = result.metrics.set_index(["model", "protocol", "segment"]).loc[("two_tower", "full_catalog", "all")]
+    assert scored["hr_at_10"] == pytest.approx(figures["hr_at_10"])
+    assert scored["ndcg_at_10"] == pytest.approx(figures["ndcg_at_10"])
+    # Marts with an earlier as-of date: the window would include what the model trained on.
+    earlier = interactions.loc[interactions["first_purchased_at"] < pd.Timestamp(result.split["cutoff"])]
+    with pytest.raises(NotComparable, match="after the holdout's start"):
+        registered.holdout_metrics(earlier, customers, products, orders)
+    # Scoring: the refit network rebased onto the marts gives the refit model's own lists.
+    rebased = registered.for_data(interactions, customers, products, orders)
+    pd.testing.assert_frame_equal(
+        rebased.recommend(customers.head(30), products), result.model.recommend(customers.head(30), products)
+    )
 
 
 def test_same_seed_same_recommendations(marts):

@@ -50,6 +50,22 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
     assert forecast[3] == "default.revenue_forecast/1"
     assert recs == (rfm_customers, 5)
     assert segments == rfm_customers
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rec_versions = con.execute("select distinct model_version from ml.recommendations").fetchall()
+        probability = con.execute(
+            "select min(probability), max(probability), count(*) - count(probability) from ml.recommendations"
+        ).fetchone()
+        bought_again = con.execute(
+            "select count(*) from ml.recommendations r join marts.user_item_interactions i using "
+            "(customer_unique_id, product_id)"
+        ).fetchone()[0]
+        users = con.execute("select count(*), count(distinct model_version) from ml.user_embeddings").fetchone()
+        items = con.execute("select count(*) from ml.item_embeddings").fetchone()[0]
+        products = con.execute("select count(*) from marts.products").fetchone()[0]
+    assert rec_versions == [("default.recommender/1",)]
+    assert 0 <= probability[0] <= probability[1] <= 1 and probability[2] == 0
+    assert bought_again == 0
+    assert users == (rfm_customers, 1) and items == products
     assert serving == rfm_customers * 5
     assert report.materialized["marts/orders"] > 0
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -65,8 +81,13 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
     # The model's figures stand beside its baselines', from the same backtest.
     assert {"prophet_wape", "ets_wape", "seasonal_naive_wape", "trailing_mean_wape"} <= forecast_metrics
     assert ("default.customer_segmenter", "champion", "silhouette") in metrics
+    recommender_metrics = {metric for model, role, metric in metrics if model == "default.recommender"}
+    for method in ("two_tower", "global_popularity", "recent_popularity", "item_knn"):
+        for protocol in ("full_catalog", "sampled_100"):
+            assert f"{method}.{protocol}.all.hr_at_10" in recommender_metrics
     report = (settings.tenant_dir / "reports" / "model_report.md").read_text()
     assert "## default.revenue_forecast" in report and "seasonal_naive_wape" in report
+    assert "## default.recommender" in report and "sampled_100" in report
     from orchestration.lineage import registry_for
 
     registry = registry_for(settings)

@@ -9,6 +9,8 @@ from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 
 REPORT_NAME = "model_report.md"
+# The recommender names its figures method.protocol.segment.metric (both protocols, three segments).
+RANKING_PARTS = 4
 
 
 def metrics_table(registry, tenant_id: str) -> pd.DataFrame:
@@ -55,10 +57,29 @@ def render_report(table: pd.DataFrame) -> str:
             + (f"; this run's version was {decision}" if decision else "")
         )
         lines.append("")
+        ranking = wide.index.str.count(r"\.") == RANKING_PARTS - 1
         wide.columns = [f"{role} (v{versions[role]})" for role in wide.columns]
-        lines.append(wide.to_markdown(floatfmt=".4g"))
+        lines.append(wide.loc[~ranking].to_markdown(floatfmt=".4g"))
         lines.append("")
+        ranking_rows = frame.loc[frame["metric"].isin(wide.index[ranking])]
+        for version, rows in ranking_rows.groupby("version", sort=True):
+            roles = " = ".join(sorted(rows["role"].unique()))
+            lines += _ranking_tables(rows.loc[rows["role"] == rows["role"].iloc[0]], f"{roles} (v{version})")
     return "\n".join(lines)
+
+
+def _ranking_tables(frame: pd.DataFrame, label: str) -> list[str]:
+    """Ranking figures named method.protocol.segment.metric: one table per protocol, methods side by side."""
+    if frame.empty:
+        return []
+    parts = frame["metric"].str.split(".", expand=True)
+    parts.columns = ["method", "protocol", "segment", "measure"]
+    table = pd.concat([parts, frame[["value"]]], axis=1)
+    lines = []
+    for protocol, rows in table.groupby("protocol", sort=True):
+        wide = rows.pivot_table(index=["segment", "method"], columns="measure", values="value", aggfunc="first")
+        lines += [f"{label}, {protocol}:", "", wide.to_markdown(floatfmt=".4f"), ""]
+    return lines
 
 
 @dg.asset(

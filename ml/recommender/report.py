@@ -1,0 +1,68 @@
+"""The recommender's evaluation as people read it: a Markdown report and a bar chart."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from ml.recommender.evaluation import FULL, SAMPLED
+
+HEADLINE = ["customers", "pairs", "hr_at_1", "hr_at_10", "ndcg_at_10", "mrr_at_10", "catalog_coverage"]
+
+
+def _section(metrics: pd.DataFrame, protocol: str, segment: str) -> str:
+    table = metrics.loc[(metrics["protocol"] == protocol) & (metrics["segment"] == segment)]
+    columns = [column for column in HEADLINE if column in table.columns and table[column].notna().any()]
+    return table.set_index("model")[columns].to_markdown(floatfmt=".4f")
+
+
+def evaluation_report(result) -> str:
+    """Test figures per protocol and segment, validation choices and calibration, each labelled."""
+    split = result.split
+    lines = [
+        "# Two-tower recommender: evaluation",
+        "",
+        f"Test window {split['cutoff']} to {split['end']} ({split['test_customers']} customers); "
+        f"validation window from {split['validation_start']}. Baselines are fitted on the same data before the cutoff.",
+        "",
+    ]
+    for protocol, title in (
+        (FULL, "Full catalogue (every product ranked, already-bought excluded)"),
+        (SAMPLED, "Sampled: the held-out item among 99 random items the customer never bought (flatters every model)"),
+    ):
+        for segment in ("all", "repeat", "first_time"):
+            if ((result.metrics["protocol"] == protocol) & (result.metrics["segment"] == segment)).any():
+                heading = f"## {title}: {segment.replace('_', '-')} customers"
+                lines += [heading, "", _section(result.metrics, protocol, segment), ""]
+    lines += [
+        "## Chosen on the validation window",
+        "",
+        ", ".join(f"{key} = {value}" for key, value in result.chosen.items()),
+        "",
+        "## Calibration of `probability` (test window, top-K per customer)",
+        "",
+        ", ".join(f"{key} = {value:.4g}" for key, value in result.calibration.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def metrics_plot(metrics: pd.DataFrame, title: str = "") -> bytes:
+    """PNG bytes: full-catalog HR@10 per model and customer segment."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    table = metrics.loc[metrics["protocol"] == FULL].pivot_table(
+        index="model", columns="segment", values="hr_at_10", sort=False
+    )
+    figure = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    table.plot.bar(ax=axes, rot=0)
+    axes.set_ylabel("HR@10, full catalogue (test window)")
+    axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
