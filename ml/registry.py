@@ -186,14 +186,20 @@ class ModelRegistry:
         metric: str,
         higher_is_better: bool,
         holdout: str,
+        hold: str | None = None,
     ) -> Promotion:
         """Score the challenger and the current champion with the same ``evaluate`` (same
-        holdout) and move ``champion`` only if the challenger is strictly better."""
+        holdout) and move ``champion`` only if the challenger is strictly better.
+
+        ``hold``: a reason not to promote whatever the scores (a person froze the engine);
+        recorded like a frozen model's."""
         challenger_score = float(evaluate(self.load(model_name, version)))
         champion_version = self.version_for(model_name, CHAMPION)
         champion_score = None
         if self.is_frozen(model_name):
             promoted, reason = False, "the model is frozen: the champion is kept"
+        elif hold and champion_version is not None:
+            promoted, reason = False, f"{hold}: the champion is kept"
         elif champion_version is None:
             promoted, reason = True, "first version: no champion to beat"
         else:

@@ -261,5 +261,129 @@ _model_action("promote", "Make VERSION the champion (a person's decision, record
 _model_action("rollback", "Make the previous champion the champion again.")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--refresh-seconds",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="How often to look for a new champion or a newly published warehouse.",
+)
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> None:
+    """Serve recommendations, similar products, segments and the forecast over HTTP (/docs for the schema)."""
+    import uvicorn
+
+    from retail_intel.serving.app import create_app
+    from retail_intel.serving.rules import RulesError
+
+    try:
+        app = create_app(settings, refresh_seconds=refresh_seconds)
+    except RulesError as error:
+        _fail(str(error), 2)
+    click.echo(f"Serving tenant {settings.tenant_id!r} on http://{host}:{port} (OpenAPI at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@main.command()
+@click.option(
+    "--high-visibility", type=click.FloatRange(0, 1), default=None, help="Band threshold (rules file's by default)."
+)
+@click.option("--coupon", type=click.FloatRange(0, 1), default=None, help="Band threshold (rules file's by default).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Campaign CSV. Default: <home>/tenants/<tenant>/campaigns/coupon_targets_<date>.csv.",
+)
+@click.pass_obj
+def score(settings: Settings, high_visibility: float | None, coupon: float | None, out: Path | None) -> None:
+    """Coupon targeting: write ml.coupon_targets and a campaign CSV, and summarise the bands."""
+    import dataclasses
+    from datetime import date
+
+    from retail_intel.serving.activation import coupon_targets
+    from retail_intel.serving.rules import Bands, RulesError, load_rules
+    from retail_intel.serving.switch import OFF, EngineSwitch
+    from retail_intel.warehouse import read_table, table_exists, write_table
+
+    engine = EngineSwitch(settings.engine_switch_path).current()
+    if engine.state == OFF:
+        _fail(
+            f"the recommendation engine is off (set by {engine.changed_by} at {engine.changed_at}): nothing scored", 1
+        )
+    try:
+        rules = load_rules(settings.rules_path)
+        bands = Bands(
+            high_visibility=rules.bands.high_visibility if high_visibility is None else high_visibility,
+            coupon=rules.bands.coupon if coupon is None else coupon,
+        )
+    except (RulesError, ValueError) as error:
+        _fail(str(error), 2)
+    rules = dataclasses.replace(rules, bands=bands)
+    if not table_exists(settings, "ml", "recommendations"):
+        _fail("ml.recommendations is not published yet: run `retail-intel run` first", 1)
+    products = read_table(settings, "marts", "products").set_index("product_id")["category"]
+    states = read_table(settings, "marts", "customer_rfm").set_index("customer_unique_id")["customer_state"]
+    result = coupon_targets(read_table(settings, "ml", "recommendations"), products, states, rules)
+    write_table(settings, "ml", "coupon_targets", result.targets)
+    out = out or settings.campaigns_dir / f"coupon_targets_{date.today().isoformat()}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    campaign = result.targets.loc[result.targets["band"] != "standard"]
+    campaign.to_csv(out, index=False)
+    click.echo(f"ml.coupon_targets: {len(result.targets):,} customers (engine {engine.state}, rules {rules.version})")
+    if result.without_items:
+        click.echo(f"{result.without_items:,} customers had no item left after the business rules")
+    click.echo("\n" + result.summary.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    click.echo(
+        "\nexpected_purchases sums the calibrated probabilities: purchases of the recommended item within "
+        "30 days, given that the customer buys something then."
+    )
+    click.echo("Thresholds that would target the most likely customers instead:")
+    click.echo(result.suggestions.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    click.echo(f"\nCampaign file ({len(campaign):,} customers in the coupon and high-visibility bands): {out}")
+
+
+@main.group()
+def engine() -> None:
+    """The recommendation engine's switch: on, frozen (no promotions) or off (nothing served)."""
+
+
+def _engine_action(state: str, help_text: str):
+    @click.option("--reason", default="", help="Why; kept in the audit log.")
+    @click.option("--by", default=None, help="Who (default: the user running the command).")
+    @click.pass_obj
+    def command(settings: Settings, reason: str, by: str | None) -> None:
+        from retail_intel.serving.switch import EngineSwitch
+
+        record = EngineSwitch(settings.engine_switch_path).set(state, by=by, reason=reason)
+        click.echo(f"engine {record.previous} -> {record.state} (by {record.changed_by} at {record.changed_at})")
+
+    command.__doc__ = help_text
+    return engine.command({"on": "on", "frozen": "freeze", "off": "off"}[state])(command)
+
+
+_engine_action("on", "Train, promote and serve normally.")
+_engine_action("frozen", "Keep serving the current champion; training promotes nothing.")
+_engine_action("off", "Serve nothing: the API answers 'disabled', the batch scorer and training skip.")
+
+
+@engine.command("status")
+@click.pass_obj
+def engine_status(settings: Settings) -> None:
+    """The current state and its audit log."""
+    from retail_intel.serving.switch import EngineSwitch
+
+    switch = EngineSwitch(settings.engine_switch_path)
+    current = switch.current()
+    click.echo(f"engine: {current.state} (by {current.changed_by} at {current.changed_at or '-'})")
+    for record in switch.history():
+        click.echo(
+            f"  {record.changed_at}  {record.previous} -> {record.state}  by {record.changed_by}  {record.reason}"
+        )
+
+
 if __name__ == "__main__":
     main()

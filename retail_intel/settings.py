@@ -150,6 +150,30 @@ class Settings:
         """Where run artifacts go. MLflow's own default, ./mlruns, would follow the working directory."""
         return self.tenant_dir / "mlartifacts"
 
+    @property
+    def rules_path(self) -> Path:
+        """Business rules for serving and activation: RETAIL_INTEL_RULES, else the tenant's own
+        ``business_rules.yml``, else the defaults shipped with the package."""
+        if self.env.get("RETAIL_INTEL_RULES"):
+            return Path(self.env["RETAIL_INTEL_RULES"]).resolve()
+        own = self.tenant_dir / "business_rules.yml"
+        return own if own.exists() else _PACKAGE_DIR / "serving" / "business_rules.yml"
+
+    @property
+    def engine_switch_path(self) -> Path:
+        """The recommendation engine's on/frozen/off state; its audit log sits beside it."""
+        return self.tenant_dir / "engine_switch.json"
+
+    @property
+    def events_path(self) -> Path:
+        """DuckDB file of serving events (impressions, clicks, ...). Not the published warehouse
+        file: that one is replaced by every run and opened read-only by the service."""
+        return self.tenant_dir / "serving_events.duckdb"
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.tenant_dir / "campaigns"
+
     def registered_model_name(self, model: str) -> str:
         return f"{self.tenant_id}.{model}"
 

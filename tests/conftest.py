@@ -56,6 +56,16 @@ def built_duckdb(tmp_path_factory, generated_raw_dir) -> tuple[Settings, RunResu
     return settings, build_and_publish(settings, log=lambda _: None)
 
 
+@pytest.fixture(scope="session")
+def graph_run(tmp_path_factory, generated_raw_dir):
+    """The whole Dagster graph materialized once on the generated set (horizon 14, top 5)."""
+    from orchestration.runner import run_graph
+
+    settings = make_settings(tmp_path_factory.mktemp("graph-home"), raw_dir_override=generated_raw_dir)
+    report = run_graph(settings, horizon=14, top_k=5, log=lambda _: None)
+    return settings, report
+
+
 def postgres_reachable() -> str | None:
     """None when the server named by the PG* variables answers, else the reason it does not."""
     if "PGHOST" not in os.environ:

@@ -34,6 +34,20 @@ def test_run_on_shipped_sample_from_any_directory(tmp_path):
     assert re.search(rf"^\s+marts\.orders\s+{orders:,}$", result.stdout, re.MULTILINE)
     assert orders > 1000
 
+    # Activation and the switch, on the same run.
+    scored = run_cli("score", "--coupon", "0.002", "--high-visibility", "0.01", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert "ml.coupon_targets:" in scored.stdout and "expected_purchases" in scored.stdout
+    campaign = Path(scored.stdout.strip().splitlines()[-1].rsplit(": ", 1)[1])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        bands = dict(con.execute("select band, count(*) from ml.coupon_targets group by band").fetchall())
+    assert sum(1 for _ in campaign.open()) - 1 == bands.get("coupon", 0) + bands.get("high_visibility", 0)
+    assert run_cli("engine", "off", "--reason", "audit", cwd=tmp_path).returncode == 0
+    refused = run_cli("score", cwd=tmp_path)
+    assert refused.returncode == 1 and "the recommendation engine is off" in refused.stderr
+    status = run_cli("engine", "status", cwd=tmp_path)
+    assert "engine: off" in status.stdout and "on -> off" in status.stdout and "audit" in status.stdout
+
 
 def test_generate_then_run_then_bad_input(tmp_path):
     raw = tmp_path / "raw"

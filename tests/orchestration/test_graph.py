@@ -25,10 +25,8 @@ def snapshot(settings: Settings) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory, generated_raw_dir):
-    settings = make_settings(tmp_path_factory.mktemp("graph-home"), generated_raw_dir)
-    report = run_graph(settings, horizon=14, top_k=5, log=lambda _: None)
-    return settings, report
+def good_run(graph_run):
+    return graph_run
 
 
 def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):

@@ -12,6 +12,7 @@ from ml.registry import CHAMPION
 from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
+from retail_intel.serving.switch import FROZEN, OFF, EngineSwitch
 
 MARTS = ("user_item_interactions", "customer_rfm", "products", "orders")
 
@@ -38,9 +39,14 @@ def _headline(metrics: pd.DataFrame, protocol: str) -> dict[str, float]:
             group_name="ml",
             deps=[["marts", name] for name in MARTS],
             kinds={"pytorch"},
+            skippable=True,
         ),
-        dg.AssetSpec(["ml", "user_embeddings"], group_name="ml", deps=[["ml", "recommendations"]], kinds={"pytorch"}),
-        dg.AssetSpec(["ml", "item_embeddings"], group_name="ml", deps=[["ml", "recommendations"]], kinds={"pytorch"}),
+        *(
+            dg.AssetSpec(
+                ["ml", name], group_name="ml", deps=[["ml", "recommendations"]], kinds={"pytorch"}, skippable=True
+            )
+            for name in ("user_embeddings", "item_embeddings")
+        ),
     ],
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: WarehouseResource):
@@ -54,8 +60,19 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     today's test window (HR@10, full catalogue), never while the model is frozen. The
     tables are written by the champion's refit network, rebased onto today's data;
     `probability` is its calibrated purchase probability.
+
+    The engine switch (`retail-intel engine`) is honoured: `off` skips training and leaves
+    the tables as they are (downstream assets are skipped too); `frozen` trains and logs a
+    challenger but promotes nothing.
     """
     settings = warehouse.settings()
+    engine = EngineSwitch(settings.engine_switch_path).current()
+    if engine.state == OFF:
+        context.log.warning(
+            f"the recommendation engine is off (set by {engine.changed_by} at {engine.changed_at}): "
+            "not trained, tables unchanged"
+        )
+        return
     marts = {name: warehouse.read("marts", name) for name in MARTS}
     interactions, customers, products, orders = (marts[name] for name in MARTS)
     recommender_config = RecommenderConfig(
@@ -100,6 +117,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         metric=f"{HOLDOUT_METRIC} (full catalogue, all customers)",
         higher_is_better=True,
         holdout=f"first purchases from {result.split['cutoff'][:10]} to {as_of}",
+        hold=f"engine frozen by {engine.changed_by} at {engine.changed_at}" if engine.state == FROZEN else None,
     )
     context.log.info(f"{model_name} v{logged.version}: {decision.reason}")
     champion_version = registry.version_for(model_name, CHAMPION)

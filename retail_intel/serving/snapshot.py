@@ -1,0 +1,192 @@
+"""What the service serves from: score tables read from the warehouse and the champion recommender.
+
+A ``Snapshot`` is immutable: a refresh builds a new one and swaps it in whole, so a request
+never sees tables from one run and a model from another half-way through. ``Snapshots``
+decides when to rebuild: when the published warehouse changed (DuckDB: the file was
+replaced; PostgreSQL: the score tables' signature changed) or the registry's ``champion``
+alias moved, checked at most every ``refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.recommender.registered import RegisteredRecommender
+from ml.recommender.serving import VectorScorer
+from ml.registry import CHAMPION, ModelRegistry
+from retail_intel.settings import Settings
+from retail_intel.warehouse import postgres_connect
+
+RECOMMENDER = "recommender"
+SCORE_TABLES = {
+    "recommendations": ("ml", "recommendations"),
+    "segments": ("ml", "customer_segments"),
+    "forecast": ("ml", "revenue_forecast"),
+    "products": ("marts", "products"),
+    "customers": ("marts", "customer_rfm"),
+    "interactions": ("marts", "user_item_interactions"),
+    "orders": ("marts", "orders"),
+}
+
+
+class NotReady(RuntimeError):
+    """The warehouse has no score tables yet, or the registry no champion: run `retail-intel run`."""
+
+
+def _read_all(settings: Settings) -> dict[str, pd.DataFrame]:
+    frames = {}
+    if settings.target == "duckdb":
+        if not settings.warehouse_path.exists():
+            raise NotReady(f"no warehouse at {settings.warehouse_path}: run `retail-intel run` first")
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+            for name, (layer, table) in SCORE_TABLES.items():
+                try:
+                    frames[name] = connection.execute(f'select * from "{settings.schema(layer)}"."{table}"').df()
+                except duckdb.CatalogException as error:
+                    raise NotReady(f"{layer}.{table} is missing: run `retail-intel run` first") from error
+        return frames
+    with closing(postgres_connect(settings)) as connection:
+        for name, (layer, table) in SCORE_TABLES.items():
+            with connection.cursor() as cursor:
+                try:
+                    cursor.execute(f'select * from "{settings.schema(layer)}"."{table}"')
+                except Exception as error:  # psycopg2.errors.UndefinedTable and friends
+                    raise NotReady(f"{layer}.{table} is unreadable ({error}): run `retail-intel run` first") from error
+                columns = [description[0] for description in cursor.description]
+                frames[name] = pd.DataFrame(cursor.fetchall(), columns=columns)
+            connection.rollback()
+    return frames
+
+
+def warehouse_signature(settings: Settings) -> str:
+    """Changes whenever a run publishes: the DuckDB file is replaced by a rename; on PostgreSQL
+    the recommendations' size and version change with every publish that matters here."""
+    if settings.target == "duckdb":
+        path: Path = settings.warehouse_path
+        if not path.exists():
+            return "missing"
+        stat = path.stat()
+        return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+    with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+        try:
+            cursor.execute(f'select count(*), max(model_version) from "{settings.schema("ml")}"."recommendations"')
+            return str(cursor.fetchone())
+        except Exception:  # not published yet
+            return "missing"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    model_name: str
+    model_version: str  # the registry's champion, "<registered name>/<version>": real time and similar items
+    scorer: VectorScorer  # the champion's towers, run once over today's customers and catalogue
+    lists: dict[str, list[tuple]]  # customer -> (product_id, score, probability, category), best first
+    lists_version: str  # the version that wrote ml.recommendations
+    categories: dict[str, str]  # product_id -> category
+    states: dict[str, str]  # customer_unique_id -> state
+    segments: pd.DataFrame  # indexed by customer_unique_id
+    forecast: pd.DataFrame
+    item_ids: pd.Index
+    item_vectors: np.ndarray  # unit rows
+    warehouse_signature: str
+    loaded_at: float
+
+    @classmethod
+    def load(cls, settings: Settings, registry: ModelRegistry) -> Snapshot:
+        signature = warehouse_signature(settings)
+        frames = _read_all(settings)
+        model_name = settings.registered_model_name(RECOMMENDER)
+        version = registry.version_for(model_name, CHAMPION)
+        if version is None:
+            raise NotReady(f"{model_name} has no champion in the registry: run `retail-intel run` first")
+        registered: RegisteredRecommender = registry.load(model_name, version)
+        model = registered.for_data(frames["interactions"], frames["customers"], frames["products"], frames["orders"])
+        scorer = VectorScorer.from_model(model, frames["customers"])
+        recommendations = frames["recommendations"].sort_values(["customer_unique_id", "rank"], ignore_index=True)
+        products = frames["products"].set_index("product_id")
+        categories = products["category"].to_dict()
+        lists: dict[str, list[tuple]] = {}
+        for customer, product, score, probability in zip(
+            *(recommendations[c].tolist() for c in ("customer_unique_id", "product_id", "score", "probability")),
+            strict=True,
+        ):
+            lists.setdefault(customer, []).append((product, score, probability, categories.get(product)))
+        versions = recommendations["model_version"].unique()
+        vectors = scorer.item_vectors / np.maximum(np.linalg.norm(scorer.item_vectors, axis=1, keepdims=True), 1e-12)
+        return cls(
+            model_name=model_name,
+            model_version=f"{model_name}/{version}",
+            scorer=scorer,
+            lists=lists,
+            lists_version=str(versions[0]) if len(versions) else model_name,
+            categories=categories,
+            states=frames["customers"].set_index("customer_unique_id")["customer_state"].to_dict(),
+            segments=frames["segments"].set_index("customer_unique_id"),
+            forecast=frames["forecast"].sort_values("date", ignore_index=True),
+            item_ids=scorer.product_ids,
+            item_vectors=vectors,
+            warehouse_signature=signature,
+            loaded_at=time.time(),
+        )
+
+
+class Snapshots:
+    """The current snapshot; a background thread rebuilds it when something changed, so that
+    requests never wait for a reload (only the first load happens before serving)."""
+
+    def __init__(self, settings: Settings, registry: ModelRegistry, refresh_seconds: float = 10.0) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.refresh_seconds = refresh_seconds
+        self._current: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def _stale(self, snapshot: Snapshot) -> bool:
+        model_name = self.settings.registered_model_name(RECOMMENDER)
+        version = self.registry.version_for(model_name, CHAMPION)
+        return (
+            f"{model_name}/{version}" != snapshot.model_version
+            or warehouse_signature(self.settings) != snapshot.warehouse_signature
+        )
+
+    def refresh(self, force: bool = False) -> Snapshot | None:
+        """Reload if forced, never loaded, or changed; on failure keep serving the snapshot in hand."""
+        with self._lock:
+            try:
+                if force or self._current is None or self._stale(self._current):
+                    self._current = Snapshot.load(self.settings, self.registry)
+                self.last_error = None
+            except NotReady as error:
+                self.last_error = str(error)
+            except Exception as error:  # a broken reload must not take the service down
+                self.last_error = f"reload failed: {type(error).__name__}: {error}"
+            return self._current
+
+    def current(self) -> Snapshot | None:
+        return self._current
+
+    def start(self) -> None:
+        self.refresh(force=True)
+
+        def watch() -> None:
+            while not self._stop.wait(self.refresh_seconds):
+                self.refresh()
+
+        self._thread = threading.Thread(target=watch, name="snapshot-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
