@@ -164,6 +164,7 @@ class Service:
         self.metrics = Metrics()
         self.events: EventStore | None = None
         self._rules: tuple[float, BusinessRules] | None = None
+        self._reported_version: str | None = None
 
     def rules(self) -> BusinessRules:
         path = self.settings.rules_path
@@ -176,8 +177,10 @@ class Service:
         snapshot = self.snapshots.current()
         if snapshot is None:
             raise HTTPException(503, f"not ready: {self.snapshots.last_error or 'loading'}")
-        self.metrics.model_version.clear()
-        self.metrics.model_version.labels(snapshot.model_version).set(1)
+        if snapshot.model_version != self._reported_version:  # only when a new champion arrived
+            self.metrics.model_version.clear()
+            self.metrics.model_version.labels(snapshot.model_version).set(1)
+            self._reported_version = snapshot.model_version
         return snapshot
 
     def answer(
