@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import machine  # noqa: E402
-from bench_recommender import PREPARE, run_child  # noqa: E402
+from bench_recommender import PREPARE, TRAIN, run_child  # noqa: E402
 
 FORECAST = """
 import json, sys, time
@@ -63,17 +63,9 @@ score = time.perf_counter() - started
 print(json.dumps({"train": train, "score": score, "rows": len(clusters), "detail": f"k {segmenter.k}"}))
 """
 
-RECOMMENDER = """
-import json, sys, time
-from pathlib import Path
-import pandas as pd
-from ml.recommender import RecommenderConfig, train_and_evaluate
-root = Path(sys.argv[1])
-marts = {name: pd.read_parquet(root / f"{name}.parquet")
-         for name in ("user_item_interactions", "customer_rfm", "products", "orders")}
-started = time.perf_counter()
-result = train_and_evaluate(marts["user_item_interactions"], marts["customer_rfm"], marts["products"],
-                            marts["orders"], RecommenderConfig())
+RECOMMENDER = (
+    TRAIN
+    + """
 train = time.perf_counter() - started
 started = time.perf_counter()
 recommendations = result.recommend(marts["customer_rfm"])
@@ -86,6 +78,7 @@ detail = (f"best epoch {result.chosen['best_epoch']}; HR@10 full catalogue: "
           + ", ".join(f"{model} {value:.4f}" for model, value in row.items()))
 print(json.dumps({"train": train, "score": score, "rows": len(recommendations), "detail": detail}))
 """
+)
 
 MODELS = {"revenue_forecast": FORECAST, "customer_segments": SEGMENTS, "recommender": RECOMMENDER}
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pandas as pd  # noqa: E402
 from bench_pipeline import machine  # noqa: E402
 
 PREPARE = """
@@ -39,7 +40,8 @@ with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         connection.execute(f"select * from marts.{name}").df().to_parquet(root / f"{name}.parquet")
 """
 
-RUN = """
+# The child both benchmarks start with: read the exported marts, then train and evaluate.
+TRAIN = """
 import json, sys, time
 from pathlib import Path
 import pandas as pd
@@ -50,6 +52,11 @@ marts = {name: pd.read_parquet(root / f"{name}.parquet")
 started = time.perf_counter()
 result = train_and_evaluate(marts["user_item_interactions"], marts["customer_rfm"], marts["products"],
                             marts["orders"], RecommenderConfig())
+"""
+
+RUN = (
+    TRAIN
+    + """
 total = time.perf_counter() - started
 scoring_started = time.perf_counter()
 recommendations = result.recommend(marts["customer_rfm"])
@@ -60,9 +67,60 @@ print(json.dumps({
     "calibration": result.calibration, "split": result.split, "chosen": result.chosen,
     "seconds": {**result.seconds, "train_and_evaluate": total, "score_all_customers": scoring},
     "scored_customers": int(recommendations["customer_unique_id"].nunique()),
+    "lead_over_baselines": result.comparisons.to_dict("records"),
     "epochs": result.training.epochs, "training_examples": result.training.examples,
     "device": result.training.device,
 }))
+"""
+)
+
+
+# Is there anything to learn about first-time customers beyond recent popularity? Three
+# richer popularity scorers, on the validation window only (train data before it), HR@10
+# of first-time customers: windows, exponential decay, and a mix with the state's own.
+COLD_START = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from ml.recommender.baselines import PopularityScorer
+from ml.recommender.evaluation import EvaluationTask, metrics_table, run_scorer
+from ml.recommender.features import customer_states
+from ml.recommender.split import purchase_events, split_by_time
+root = Path(sys.argv[1])
+interactions = pd.read_parquet(root / "user_item_interactions.parquet")
+states = customer_states(pd.read_parquet(root / "customer_rfm.parquet"))
+catalog = pd.Index(np.sort(pd.read_parquet(root / "products.parquet")["product_id"].unique()))
+split = split_by_time(interactions)
+task = EvaluationTask.build(split.train, split.validation, catalog)
+latest = purchase_events(split.train).drop_duplicates(["customer_unique_id", "product_id"], keep="last")
+age = ((split.validation_start - latest["purchased_at"]) / pd.Timedelta(days=1)).to_numpy()
+codes = catalog.get_indexer(latest["product_id"])
+
+def fixed(vector):
+    return lambda ids: np.broadcast_to(vector, (len(ids), vector.size)).copy()
+
+def decayed(half_life):
+    return fixed(np.bincount(codes, weights=0.5 ** (age / half_life), minlength=catalog.size))
+
+def state_mix(days, weight):
+    recent = age < days
+    overall = np.bincount(codes[recent], minlength=catalog.size).astype(float)
+    state_of = latest["customer_unique_id"].map(states).to_numpy()[recent]
+    local = {state: np.bincount(codes[recent][state_of == state], minlength=catalog.size).astype(float)
+             for state in pd.unique(state_of)}
+    def score(ids):
+        rows = np.vstack([local.get(state, np.zeros(catalog.size)) for state in pd.Index(ids).map(states)])
+        return overall / overall.sum() + weight * rows / np.maximum(rows.sum(1, keepdims=True), 1)
+    return score
+
+scorers = {f"window {days} d": PopularityScorer(split.train, catalog, split.validation_start, days).score
+           for days in (30, 60, 90)}
+scorers.update({f"half-life {h} d": decayed(h) for h in (14, 30, 60)})
+scorers.update({f"60 d + state x {w}": state_mix(60, w) for w in (0.5, 1.0, 2.0)})
+table = metrics_table(task, {name: run_scorer(task, scorer) for name, scorer in scorers.items()})
+table = table.loc[(table["protocol"] == "full_catalog") & (table["segment"] == "first_time")]
+print(json.dumps(table[["model", "customers", "hr_at_10", "ndcg_at_10"]].to_dict("records")))
 """
 
 
@@ -77,11 +135,16 @@ def run_child(code: str, *args: str) -> tuple[str, float, float]:
 
 
 def table(records: list[dict]) -> str:
-    import pandas as pd
-
     frame = pd.DataFrame(records)
     frame = frame.sort_values(["protocol", "segment", "model"], kind="stable")
     return frame.to_string(index=False, float_format=lambda value: f"{value:.4f}")
+
+
+def leads(records: list[dict]) -> str:
+    frame = pd.DataFrame(records)
+    frame["lead"] = [f"{row.difference:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}]" for row in frame.itertuples()]
+    wide = frame.pivot_table(index=["segment", "baseline"], columns="metric", values="lead", aggfunc="first")
+    return wide.to_string()
 
 
 def main() -> None:
@@ -96,7 +159,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             _, prepare_seconds, _ = run_child(PREPARE, str(arguments.orders), str(repeat_rate), folder)
             output, seconds, peak_mib = run_child(RUN, folder)
+            cold_start, _, _ = run_child(COLD_START, folder)
         result = json.loads(output.strip().splitlines()[-1])
+        result["cold_start_signal"] = json.loads(cold_start.strip().splitlines()[-1])
         result.update(orders=arguments.orders, repeat_rate=repeat_rate, peak_mib=peak_mib, wall_seconds=seconds,
                       prepare_seconds=prepare_seconds)  # fmt: skip
         results.append(result)
@@ -105,6 +170,10 @@ def main() -> None:
         print("seconds " + ", ".join(f"{key} {value:.1f}" for key, value in result["seconds"].items()))
         print(f"peak RSS {peak_mib:,.0f} MiB; scored {result['scored_customers']:,} customers on {result['device']}")
         print(table(result["metrics"]))
+        print("\ntwo-tower minus each baseline, full catalogue, 95% paired bootstrap interval over test customers")
+        print(leads(result["lead_over_baselines"]))
+        print("\nvalidation window, first-time customers: richer popularity scorers (is there more to learn?)")
+        print(pd.DataFrame(result["cold_start_signal"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if arguments.out:
         arguments.out.write_text(json.dumps(results, indent=1, default=str))
 

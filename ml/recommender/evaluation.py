@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ml.recommender.metrics import (
+    paired_bootstrap,
+    per_customer_metrics,
     ranking_metrics,
     sample_negatives,
     sampled_metrics,
@@ -170,6 +172,51 @@ def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 1
     ]
     table = table[columns]
     return table.astype({"customers": "int64", "pairs": "int64"})
+
+
+def compare_to_baselines(
+    task: EvaluationTask,
+    runs: Mapping[str, ModelRun],
+    model: str,
+    k: int = 10,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``model`` minus every other run in full-catalog HR@K and NDCG@K, per segment, with a
+    95% paired bootstrap interval over customers: whether a lead is larger than the noise
+    of a test window this size."""
+    per_customer = {
+        name: per_customer_metrics(run.recommendations, task.held_out, k).reindex(task.customers)
+        for name, run in runs.items()
+    }
+    figures = {
+        name: {
+            f"hr_at_{k}": table["first_hit"].notna().to_numpy(dtype="float64"),
+            f"ndcg_at_{k}": table["ndcg"].to_numpy(),
+        }
+        for name, table in per_customer.items()
+    }
+    masks = {"all": np.ones(len(task.customers), dtype=bool), "repeat": task.repeat, "first_time": ~task.repeat}
+    rows = []
+    for baseline in runs:
+        if baseline == model:
+            continue
+        for segment, mask in masks.items():
+            if not mask.any():
+                continue
+            for metric in (f"hr_at_{k}", f"ndcg_at_{k}"):
+                ours, theirs = figures[model][metric][mask], figures[baseline][metric][mask]
+                rows.append(
+                    {
+                        "baseline": baseline,
+                        "segment": segment,
+                        "metric": metric,
+                        "model_value": float(ours.mean()),
+                        "baseline_value": float(theirs.mean()),
+                        **paired_bootstrap(ours, theirs, resamples=resamples, seed=seed),
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def recall_at_k(recommendations: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> float:

@@ -23,20 +23,15 @@ import pandas as pd
 import torch
 
 
-def ranking_metrics(
-    recommendations: pd.DataFrame, held_out: pd.DataFrame, catalog_size: int, k: int = 10
-) -> dict[str, float]:
-    """Full-catalog HR@1, HR@K, NDCG@K, MRR@K and catalogue coverage over the held-out customers.
+def per_customer_metrics(recommendations: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """One row per held-out customer: ``first_hit`` (rank of the first hit, NaN for none) and ``ndcg``.
 
     ``recommendations``: customer_unique_id, product_id, rank (1 = best). ``held_out``:
     customer_unique_id, product_id, one row per item bought in the evaluation window. A
-    held-out customer without recommendations counts as a miss. Coverage is the share of the
-    ``catalog_size`` items that appear in some held-out customer's top K.
+    held-out customer without recommendations counts as a miss.
     """
-    if catalog_size < 1:
-        raise ValueError(f"catalog_size must be >= 1, got {catalog_size}")
     relevant = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
-    customers = pd.Index(relevant["customer_unique_id"].unique())
+    customers = pd.Index(relevant["customer_unique_id"].unique(), name="customer_unique_id")
     if customers.empty:
         raise ValueError("held_out is empty: there is nothing to evaluate")
     top = recommendations.loc[
@@ -44,22 +39,65 @@ def ranking_metrics(
         ["customer_unique_id", "product_id", "rank"],
     ]
     hits = top.merge(relevant, on=["customer_unique_id", "product_id"], how="inner")
-    by_customer = hits.groupby("customer_unique_id")["rank"]
-    first_hit = by_customer.min().reindex(customers)
+    first_hit = hits.groupby("customer_unique_id")["rank"].min().reindex(customers).astype("float64")
     dcg = (
         (1.0 / np.log2(hits["rank"] + 1.0)).groupby(hits["customer_unique_id"]).sum().reindex(customers, fill_value=0.0)
     )
     relevant_count = relevant.groupby("customer_unique_id").size().reindex(customers).clip(upper=k)
     discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
     ideal = discounts[relevant_count.to_numpy() - 1]
+    return pd.DataFrame({"first_hit": first_hit, "ndcg": dcg.to_numpy() / ideal}, index=customers)
+
+
+def ranking_metrics(
+    recommendations: pd.DataFrame, held_out: pd.DataFrame, catalog_size: int, k: int = 10
+) -> dict[str, float]:
+    """Full-catalog HR@1, HR@K, NDCG@K, MRR@K and catalogue coverage over the held-out customers.
+
+    Inputs as in :func:`per_customer_metrics`. Coverage is the share of the ``catalog_size``
+    items that appear in some held-out customer's top K.
+    """
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size must be >= 1, got {catalog_size}")
+    per_customer = per_customer_metrics(recommendations, held_out, k)
+    first_hit = per_customer["first_hit"]
+    top = recommendations.loc[
+        (recommendations["rank"] <= k) & recommendations["customer_unique_id"].isin(per_customer.index)
+    ]
     return {
-        "customers": float(len(customers)),
+        "customers": float(len(per_customer)),
         "hr_at_1": float((first_hit == 1).mean()),
         f"hr_at_{k}": float(first_hit.notna().mean()),
-        f"ndcg_at_{k}": float((dcg.to_numpy() / ideal).mean()),
+        f"ndcg_at_{k}": float(per_customer["ndcg"].mean()),
         f"mrr_at_{k}": float((1.0 / first_hit).fillna(0.0).mean()),
         "catalog_coverage": float(top["product_id"].nunique() / catalog_size),
     }
+
+
+def paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, float]:
+    """Mean of ``a - b`` and its percentile bootstrap interval, resampling the paired units.
+
+    ``a`` and ``b`` are one model's and another's per-customer figures on the same customers,
+    so that the customers' shared difficulty cancels out of the difference.
+    """
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError("a and b must be non-empty 1-d arrays of the same length")
+    if resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"need resamples >= 1 and 0 < level < 1, got {resamples} and {level}")
+    difference = a - b
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    # Chunks keep the index matrix small when there are many customers.
+    chunk = max(1, 4_000_000 // difference.size)
+    for start in range(0, resamples, chunk):
+        stop = min(start + chunk, resamples)
+        means[start:stop] = difference[rng.integers(0, difference.size, size=(stop - start, difference.size))].mean(1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return {"difference": float(difference.mean()), "ci_low": float(low), "ci_high": float(high)}
 
 
 def sampled_ranks(

@@ -9,7 +9,14 @@ import pandas as pd
 
 from ml.recommender.baselines import ItemKnnScorer, PopularityScorer
 from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
-from ml.recommender.evaluation import FULL, EvaluationTask, ModelRun, metrics_table, run_scorer
+from ml.recommender.evaluation import (
+    FULL,
+    EvaluationTask,
+    ModelRun,
+    compare_to_baselines,
+    metrics_table,
+    run_scorer,
+)
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.metrics import expected_calibration_error
 from ml.recommender.model import PopularityPrior, TwoTowerRecommender
@@ -98,6 +105,8 @@ class RecommenderResult:
     chosen: dict[str, object]
     seconds: dict[str, float]
     prior_search: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Two-tower minus each baseline on the test window, with paired bootstrap intervals.
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     config: RecommenderConfig = field(default_factory=RecommenderConfig)
 
     def recommend(
@@ -121,12 +130,22 @@ class RecommenderResult:
             for metric, value in row.items():
                 if metric not in ("model", "protocol", "segment") and pd.notna(value):
                     flat[f"{row['model']}.{row['protocol']}.{row['segment']}.{metric}"] = float(value)
+        if not self.comparisons.empty:
+            for row in self.comparisons.loc[self.comparisons["segment"] == "all"].to_dict("records"):
+                for figure in ("difference", "ci_low", "ci_high"):
+                    flat[f"lead_over_{row['baseline']}.{row['metric']}.{figure}"] = row[figure]
         flat.update({f"calibration.{key}": float(value) for key, value in self.calibration.items()})
         flat.update({f"seconds.{key}": float(value) for key, value in self.seconds.items()})
         return flat
 
-    def beats_baselines(self, metrics: tuple[str, ...] = ("hr_at_10", "ndcg_at_10")) -> bool:
-        """True when the two-tower is strictly best on every given full-catalog metric for all customers."""
+    def beats_baselines(self, metrics: tuple[str, ...] = ("hr_at_10", "ndcg_at_10"), significant: bool = False) -> bool:
+        """True when the two-tower is strictly best on every given full-catalog metric for all
+        customers; with ``significant``, only when every paired 95% interval lies above zero."""
+        if significant:
+            leads = self.comparisons.loc[
+                (self.comparisons["segment"] == "all") & self.comparisons["metric"].isin(metrics)
+            ]
+            return bool(len(leads)) and bool((leads["ci_low"] > 0).all())
         table = self.metrics.loc[(self.metrics["protocol"] == FULL) & (self.metrics["segment"] == "all")]
         table = table.set_index("model")
         others = table.drop(index=TWO_TOWER)
@@ -259,6 +278,7 @@ def train_and_evaluate(
     for name, scorer in _baselines(split.history, catalog_ids, split.cutoff, recent_days).items():
         runs[name] = run_scorer(task, scorer, EVALUATION_K)
     metrics = metrics_table(task, runs, EVALUATION_K)
+    comparisons = compare_to_baselines(task, runs, TWO_TOWER, EVALUATION_K, seed=config.seed)
     test_ranked = evaluated.recommend(task.customers, top_k=config.top_k)
     calibration = expected_calibration_error(
         test_ranked["probability"].to_numpy(), label_recommendations(test_ranked, split.test)
@@ -292,6 +312,7 @@ def train_and_evaluate(
             "prior_weight_repeat": prior.repeat,
         },
         prior_search=prior_search,
+        comparisons=comparisons,
         seconds=seconds,
         config=config,
     )

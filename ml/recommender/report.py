@@ -35,6 +35,7 @@ def evaluation_report(result) -> str:
             if ((result.metrics["protocol"] == protocol) & (result.metrics["segment"] == segment)).any():
                 heading = f"## {title}: {segment.replace('_', '-')} customers"
                 lines += [heading, "", _section(result.metrics, protocol, segment), ""]
+    lines += _comparison_section(result.comparisons)
     lines += [
         "## Chosen on the validation window",
         "",
@@ -46,6 +47,28 @@ def evaluation_report(result) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _comparison_section(comparisons: pd.DataFrame) -> list[str]:
+    """Two-tower minus each baseline, full catalogue, with the 95% paired bootstrap interval."""
+    if comparisons.empty:
+        return []
+    table = comparisons.assign(
+        lead=lambda frame: [
+            f"{row.difference:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+            + (" *" if row.ci_low > 0 or row.ci_high < 0 else "")
+            for row in frame.itertuples()
+        ]
+    ).pivot_table(index=["segment", "baseline"], columns="metric", values="lead", aggfunc="first", sort=False)
+    return [
+        "## Two-tower minus each baseline (full catalogue, test window)",
+        "",
+        "Mean per-customer difference and 95% paired bootstrap interval over the test customers; "
+        "`*` marks an interval that excludes zero. An interval across zero is a tie at this sample size.",
+        "",
+        table.to_markdown(),
+        "",
+    ]
 
 
 def metrics_plot(metrics: pd.DataFrame, title: str = "") -> bytes:

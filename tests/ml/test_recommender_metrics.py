@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.recommender.evaluation import recall_at_k
+from ml.recommender.evaluation import EvaluationTask, ModelRun, compare_to_baselines, recall_at_k
 from ml.recommender.metrics import (
     expected_calibration_error,
+    paired_bootstrap,
+    per_customer_metrics,
     ranking_metrics,
     sample_negatives,
     sampled_metrics,
@@ -122,3 +124,52 @@ def test_recall_at_k_averages_over_customers():
     recommendations = frame([("a", "p1", 1), ("a", "p2", 2), ("b", "p3", 1)])
     held_out = frame([("a", "p1"), ("a", "p9"), ("b", "p4"), ("c", "p1")])
     assert recall_at_k(recommendations, held_out, k=2) == pytest.approx((0.5 + 0 + 0) / 3)
+
+
+def test_per_customer_metrics_match_the_means():
+    recommendations = frame([("a", "p1", 1), ("a", "p2", 2), ("b", "p3", 1), ("b", "p4", 2)])
+    held_out = frame([("a", "p2"), ("b", "p9"), ("c", "p1")])
+    table = per_customer_metrics(recommendations, held_out, k=2)
+    assert list(table.index) == ["a", "b", "c"]
+    assert table["first_hit"].tolist()[0] == 2 and table["first_hit"].isna().tolist() == [False, True, True]
+    assert table["ndcg"].tolist() == pytest.approx([1 / math.log2(3), 0.0, 0.0])
+    overall = ranking_metrics(recommendations, held_out, catalog_size=9, k=2)
+    assert overall["ndcg_at_2"] == pytest.approx(table["ndcg"].mean())
+
+
+def test_paired_bootstrap_interval():
+    rng = np.random.default_rng(1)
+    base = rng.random(2_000)
+    # A constant lead has a zero-width interval at the lead.
+    exact = paired_bootstrap(base + 0.1, base, resamples=200)
+    assert exact["difference"] == pytest.approx(0.1)
+    assert exact["ci_low"] == pytest.approx(0.1) and exact["ci_high"] == pytest.approx(0.1)
+    # Pure noise: the interval straddles zero and is about +-1.96 standard errors wide.
+    noise = rng.normal(0, 1, 2_000)
+    tie = paired_bootstrap(noise, np.zeros(2_000), resamples=2_000, seed=3)
+    assert tie["ci_low"] < 0 < tie["ci_high"]
+    assert tie["ci_high"] - tie["ci_low"] == pytest.approx(2 * 1.96 * noise.std() / math.sqrt(2_000), rel=0.1)
+    # Same seed, same interval; mismatched inputs are refused.
+    assert paired_bootstrap(noise, np.zeros(2_000), resamples=300, seed=3) == paired_bootstrap(
+        noise, np.zeros(2_000), resamples=300, seed=3
+    )
+    with pytest.raises(ValueError, match="same length"):
+        paired_bootstrap(noise, noise[:-1])
+
+
+def test_compare_to_baselines_per_segment():
+    catalog = pd.Index([f"p{i}" for i in range(120)])
+    history = pd.DataFrame({"customer_unique_id": ["r1", "r2"], "product_id": ["p100", "p101"]})
+    customers = ["r1", "r2", "n1", "n2"]
+    held_out = pd.DataFrame({"customer_unique_id": customers, "product_id": ["p1", "p2", "p3", "p4"]})
+    task = EvaluationTask.build(history, held_out, catalog, negatives=5)
+    # "good" hits every customer at rank 1; "poor" only the repeat customer r1.
+    good = ModelRun(held_out.assign(rank=1), np.ones(4, dtype="int64"))
+    poor = ModelRun(frame([("r1", "p1", 1), ("r2", "p9", 1), ("n1", "p9", 1), ("n2", "p9", 1)]), np.ones(4))
+    table = compare_to_baselines(task, {"good": good, "poor": poor}, "good", k=10, resamples=100)
+    hr = table.loc[table["metric"] == "hr_at_10"].set_index("segment")
+    assert set(table["baseline"]) == {"poor"}
+    assert hr.loc["all", "difference"] == pytest.approx(3 / 4)
+    assert hr.loc["repeat", "difference"] == pytest.approx(1 / 2)
+    assert hr.loc["first_time", ["difference", "ci_low", "ci_high"]].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert hr.loc["all", ["model_value", "baseline_value"]].tolist() == pytest.approx([1.0, 1 / 4])
