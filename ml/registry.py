@@ -78,7 +78,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _who() -> str:
+def current_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
@@ -236,7 +236,7 @@ class ModelRegistry:
         """A person makes ``version`` the champion (refused while the model is frozen)."""
         self._require_unfrozen(model_name, "promote")
         self.client.get_model_version(model_name, version)  # raises for an unknown version
-        self._set_champion(model_name, version, by=by or _who())
+        self._set_champion(model_name, version, by=by or current_user())
 
     def rollback(self, model_name: str, *, by: str | None = None) -> str:
         """Make the previous champion the champion again; returns its version."""
@@ -248,20 +248,20 @@ class ModelRegistry:
         previous = history[-1]
         self.client.set_registered_model_alias(model_name, CHAMPION, previous)
         self.client.set_registered_model_tag(model_name, _HISTORY_TAG, json.dumps(history))
-        self.client.set_model_version_tag(model_name, previous, "champion.restored_by", by or _who())
+        self.client.set_model_version_tag(model_name, previous, "champion.restored_by", by or current_user())
         self.client.set_model_version_tag(model_name, previous, "champion.restored_at", _now())
         return previous
 
     def freeze(self, model_name: str, *, by: str | None = None) -> None:
         self._model_tags(model_name)  # raises for an unknown model
         self.client.set_registered_model_tag(model_name, _FROZEN_TAG, "true")
-        self.client.set_registered_model_tag(model_name, "frozen_by", by or _who())
+        self.client.set_registered_model_tag(model_name, "frozen_by", by or current_user())
         self.client.set_registered_model_tag(model_name, "frozen_at", _now())
 
     def unfreeze(self, model_name: str, *, by: str | None = None) -> None:
         self._model_tags(model_name)
         self.client.set_registered_model_tag(model_name, _FROZEN_TAG, "false")
-        self.client.set_registered_model_tag(model_name, "unfrozen_by", by or _who())
+        self.client.set_registered_model_tag(model_name, "unfrozen_by", by or current_user())
         self.client.set_registered_model_tag(model_name, "unfrozen_at", _now())
 
     # ---- internals ---------------------------------------------------------------------

@@ -87,3 +87,25 @@ def postgres_env() -> dict[str, str]:
             pytest.fail(f"CI must test PostgreSQL for real: {reason}")
         pytest.skip(reason)
     return _clean_env()
+
+
+@pytest.fixture(scope="session")
+def postgres_graph_run(postgres_env, generated_raw_dir, tmp_path_factory):
+    """The whole graph on PostgreSQL for tenant ``graphpg`` (top 3), shared by the graph and
+    serving tests; its schemas are dropped afterwards, since the database is shared."""
+    import psycopg2
+
+    from orchestration.runner import run_graph
+
+    settings = Settings.from_env(postgres_env).with_(
+        home=tmp_path_factory.mktemp("graph-pg") / "home",
+        tenant_id="graphpg",
+        target="postgres",
+        raw_dir_override=generated_raw_dir,
+    )
+    report = run_graph(settings, top_k=3, log=lambda _: None)
+    yield settings, report
+    with psycopg2.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("select schema_name from information_schema.schemata where schema_name like 'graphpg\\_\\_%'")
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'drop schema "{schema}" cascade')

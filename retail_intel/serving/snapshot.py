@@ -53,34 +53,37 @@ def _read_all(settings: Settings) -> dict[str, pd.DataFrame]:
                 except duckdb.CatalogException as error:
                     raise NotReady(f"{layer}.{table} is missing: run `retail-intel run` first") from error
         return frames
+    import psycopg2
+
     with closing(postgres_connect(settings)) as connection:
-        for name, (layer, table) in SCORE_TABLES.items():
-            with connection.cursor() as cursor:
+        # One read-only snapshot transaction: a run publishing meanwhile cannot mix old and new tables.
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with connection.cursor() as cursor:
+            for name, (layer, table) in SCORE_TABLES.items():
                 try:
                     cursor.execute(f'select * from "{settings.schema(layer)}"."{table}"')
-                except Exception as error:  # psycopg2.errors.UndefinedTable and friends
+                except psycopg2.Error as error:
                     raise NotReady(f"{layer}.{table} is unreadable ({error}): run `retail-intel run` first") from error
                 columns = [description[0] for description in cursor.description]
                 frames[name] = pd.DataFrame(cursor.fetchall(), columns=columns)
-            connection.rollback()
+        connection.rollback()
     return frames
 
 
 def warehouse_signature(settings: Settings) -> str:
-    """Changes whenever a run publishes: the DuckDB file is replaced by a rename; on PostgreSQL
-    the recommendations' size and version change with every publish that matters here."""
+    """Changes whenever a run publishes. DuckDB: the file is replaced by a rename. PostgreSQL:
+    every publish creates the score tables afresh (schema swap or table rename), so their
+    object ids change even when their contents have the same size."""
     if settings.target == "duckdb":
         path: Path = settings.warehouse_path
         if not path.exists():
             return "missing"
         stat = path.stat()
         return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+    relations = [f'"{settings.schema(layer)}"."{table}"' for layer, table in SCORE_TABLES.values()]
     with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
-        try:
-            cursor.execute(f'select count(*), max(model_version) from "{settings.schema("ml")}"."recommendations"')
-            return str(cursor.fetchone())
-        except Exception:  # not published yet
-            return "missing"
+        cursor.execute("select " + ", ".join("to_regclass(%s)::oid" for _ in relations), relations)
+        return ":".join("missing" if oid is None else str(oid) for oid in cursor.fetchone())
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ to an audit log (who, when, from, to, why) beside it.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ml.registry import current_user
 
 ON, FROZEN, OFF = "on", "frozen", "off"
 STATES = (ON, FROZEN, OFF)
@@ -30,13 +31,6 @@ class SwitchRecord:
     changed_at: str
     reason: str
     previous: str | None = None
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "unknown"
 
 
 class EngineSwitch:
@@ -66,7 +60,7 @@ class EngineSwitch:
         previous = self.current().state
         record = SwitchRecord(
             state=state,
-            changed_by=by or _who(),
+            changed_by=by or current_user(),
             changed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             reason=reason,
             previous=previous,

@@ -156,14 +156,11 @@ def test_blocking_check_stops_downstream_and_keeps_published_tables(good_run, tm
 
 
 @pytest.mark.postgres
-def test_whole_graph_on_postgres(postgres_env, generated_raw_dir, tmp_path):
+def test_whole_graph_on_postgres(postgres_graph_run):
     """The same graph, switched to PostgreSQL by the one environment setting, for a second tenant."""
     import psycopg2
 
-    settings = Settings.from_env(postgres_env).with_(
-        home=tmp_path / "home", tenant_id="graphpg", target="postgres", raw_dir_override=generated_raw_dir
-    )
-    report = run_graph(settings, top_k=3, log=lambda _: None)
+    _, report = postgres_graph_run
     assert report.success, report.failures
     assert report.failed_checks == []
     with psycopg2.connect() as connection, connection.cursor() as cursor:
@@ -173,9 +170,5 @@ def test_whole_graph_on_postgres(postgres_env, generated_raw_dir, tmp_path):
         (customers,) = cursor.fetchone()
         cursor.execute("select count(*) from graphpg__serving.customer_recommendations")
         (serving,) = cursor.fetchone()
-        # Tidy up: another tenant's schemas in the shared database.
-        cursor.execute("select schema_name from information_schema.schemata where schema_name like 'graphpg\\_\\_%'")
-        for (schema,) in cursor.fetchall():
-            cursor.execute(f'drop schema "{schema}" cascade')
     assert (recommendations, max_rank) == (customers * 3, 3)
     assert serving == recommendations
