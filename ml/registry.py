@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -268,9 +269,21 @@ class ModelRegistry:
     def _activate(self) -> None:
         """Point MLflow's process-wide (fluent) API at this store. It is not restored after
         use: "restoring" MLflow 3's implicit default would create ./mlflow.db in the working
-        directory."""
+        directory.
+
+        MLflow also exports the URI as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, for child
+        processes. Left there, the next tenant's settings, read from the environment in the
+        same process (a code server, a test session), would take this tenant's store as an
+        explicit override: the variables are put back as they were.
+        """
+        saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def _model_tags(self, model_name: str) -> dict[str, str]:
         try:

@@ -1,5 +1,7 @@
 """Champion/challenger promotion on a temporary local MLflow store."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,3 +112,21 @@ def test_loaded_champion_is_the_logged_model_and_versions_are_listed(registry):
     assert listing.loc[0, "aliases"] == CHAMPION and listing.loc[0, "decision"] == "promoted"
     with pytest.raises(RegistryError, match="no registered model"):
         registry.freeze("acme.unknown")
+
+
+def test_using_a_tenants_store_leaves_the_environment_alone(tmp_path, monkeypatch):
+    """MLflow exports the URI it is pointed at; another tenant's settings, read from the
+    environment later in the same process, must not inherit this tenant's store."""
+    from retail_intel.settings import Settings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    acme = ModelRegistry(f"sqlite:///{tmp_path / 'acme.db'}", artifact_root=tmp_path / "acme")
+    log(acme, 9.0)
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    other = Settings.from_env(dict(os.environ)).with_(home=tmp_path / "home", tenant_id="globex")
+    assert "acme" not in other.mlflow_tracking_uri and "globex" in other.mlflow_tracking_uri
+    # An operator's explicit choice is kept as it was.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    log(acme, 8.0)
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.internal:5000"
