@@ -8,13 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml.recommender.frames import isin
 from ml.recommender.metrics import (
+    chunk_rows,
     paired_bootstrap,
     per_customer_metrics,
     ranking_metrics,
     sample_negatives,
     sampled_metrics,
     sampled_ranks,
+    shared_top_k_positions,
     top_k_positions,
 )
 
@@ -48,7 +51,7 @@ class EvaluationTask:
     ) -> EvaluationTask:
         held_out = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
         customers = pd.Index(np.sort(held_out["customer_unique_id"].unique()), name="customer_unique_id")
-        known = history.loc[history["customer_unique_id"].isin(customers), ["customer_unique_id", "product_id"]]
+        known = history.loc[isin(history["customer_unique_id"], customers), ["customer_unique_id", "product_id"]]
         bought_rows = customers.get_indexer(known["customer_unique_id"])
         bought_columns = catalog.get_indexer(known["product_id"])
         target_rows = customers.get_indexer(held_out["customer_unique_id"])
@@ -73,7 +76,7 @@ class EvaluationTask:
             .apply(np.asarray)
         )
         excluded = [owned.get(row, np.array([], dtype="int64")) for row in target_rows]
-        repeat = customers.isin(history["customer_unique_id"])
+        repeat = isin(customers, history["customer_unique_id"])
         return cls(
             customers=customers,
             repeat=np.asarray(repeat),
@@ -93,15 +96,25 @@ class ModelRun:
     ranks: np.ndarray
 
 
-def run_scorer(task: EvaluationTask, scorer: Scorer, k: int = 10, batch_size: int = 512) -> ModelRun:
-    """Top-k lists (bought items excluded) and sampled ranks of every held-out pair."""
+def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -> ModelRun:
+    """Top-k lists (bought items excluded) and sampled ranks of every held-out pair.
+
+    ``scorer`` maps customer ids to their (customers x catalogue) float scores; a 1-d array
+    instead scores every customer the same (the popularity baselines), which is ranked once
+    rather than once per customer.
+    """
+    if isinstance(scorer, np.ndarray):
+        return _run_shared(task, scorer, k)
     bought_order = np.argsort(task.bought_rows, kind="stable")
     bought_rows, bought_columns = task.bought_rows[bought_order], task.bought_columns[bought_order]
     ranks = np.empty(len(task.target_rows), dtype="int64")
     frames = []
-    for start in range(0, len(task.customers), batch_size):
-        stop = min(start + batch_size, len(task.customers))
-        scores = np.asarray(scorer(task.customers[start:stop]), dtype="float64")
+    step = chunk_rows(len(task.catalog))
+    for start in range(0, len(task.customers), step):
+        stop = min(start + step, len(task.customers))
+        scores = scorer(task.customers[start:stop])
+        if not isinstance(scores, np.ndarray) or scores.dtype.kind != "f":
+            scores = np.asarray(scores, dtype="float64")
         if scores.shape != (stop - start, len(task.catalog)):
             raise ValueError(f"scorer returned shape {scores.shape}, expected {(stop - start, len(task.catalog))}")
         if np.isnan(scores).any():
@@ -115,19 +128,45 @@ def run_scorer(task: EvaluationTask, scorer: Scorer, k: int = 10, batch_size: in
             task.negatives[lo:hi],
         )
         lo, hi = np.searchsorted(bought_rows, [start, stop])
+        if not scores.flags.writeable:
+            scores = scores.copy()
         scores[bought_rows[lo:hi] - start, bought_columns[lo:hi]] = -np.inf
-        positions = top_k_positions(scores, k)
-        row, rank = np.nonzero(positions >= 0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "customer_unique_id": task.customers[start + row],
-                    "product_id": task.catalog[positions[row, rank]],
-                    "rank": rank + 1,
-                }
-            )
-        )
+        frames.append(_top_k_frame(task, start, top_k_positions(scores, k)))
     return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+
+
+def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelRun:
+    """run_scorer for one score vector shared by every customer: the same figures, without the matrix."""
+    if item_scores.shape != (len(task.catalog),):
+        raise ValueError(f"shared scores have shape {item_scores.shape}, expected {(len(task.catalog),)}")
+    if np.isnan(item_scores).any():
+        raise ValueError("scorer returned NaN scores")
+    ranks = sampled_ranks(
+        item_scores[task.target_columns], item_scores[task.negatives], task.target_columns, task.negatives
+    )
+    bought_order = np.argsort(task.bought_rows, kind="stable")
+    bought_rows, bought_columns = task.bought_rows[bought_order], task.bought_columns[bought_order]
+    frames = []
+    step = chunk_rows(k + int(np.bincount(bought_rows).max(initial=0)))
+    for start in range(0, len(task.customers), step):
+        stop = min(start + step, len(task.customers))
+        lo, hi = np.searchsorted(bought_rows, [start, stop])
+        positions = shared_top_k_positions(
+            item_scores, k, bought_rows[lo:hi] - start, bought_columns[lo:hi], stop - start
+        )
+        frames.append(_top_k_frame(task, start, positions))
+    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+
+
+def _top_k_frame(task: EvaluationTask, start: int, positions: np.ndarray) -> pd.DataFrame:
+    row, rank = np.nonzero(positions >= 0)
+    return pd.DataFrame(
+        {
+            "customer_unique_id": task.customers[start + row],
+            "product_id": task.catalog[positions[row, rank]],
+            "rank": rank + 1,
+        }
+    )
 
 
 def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 10) -> pd.DataFrame:
@@ -145,9 +184,9 @@ def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 1
                 customers, pairs = task.customers.difference(repeat_customers), ~pair_repeat
             if len(customers) == 0:
                 continue
-            held_out = task.held_out.loc[task.held_out["customer_unique_id"].isin(customers)]
+            held_out = task.held_out.loc[isin(task.held_out["customer_unique_id"], customers)]
             full = ranking_metrics(
-                run.recommendations.loc[run.recommendations["customer_unique_id"].isin(customers)],
+                run.recommendations.loc[isin(run.recommendations["customer_unique_id"], customers)],
                 held_out,
                 len(task.catalog),
                 k,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml.recommender.frames import isin
 from ml.recommender.split import days_between
 
 UNKNOWN = "<unknown>"
@@ -115,7 +116,7 @@ def user_numeric_features(
     the boundary are read. A customer without history gets zeros and has_history 0.
     """
     frame = pd.DataFrame(0.0, index=customer_ids, columns=list(USER_NUMERIC))
-    mine = events.loc[(events["purchased_at"] < boundary) & events["customer_unique_id"].isin(customer_ids)]
+    mine = events.loc[(events["purchased_at"] < boundary) & isin(events["customer_unique_id"], customer_ids)]
     if not mine.empty:
         grouped = mine.groupby("customer_unique_id")
         priced = mine.loc[mine["unit_price"] > 0]
@@ -143,7 +144,7 @@ def user_numeric_features(
         )
         frame.update(stats.fillna(0.0))
     if orders is not None:
-        placed = orders.loc[(orders["purchased_at"] < boundary) & orders["customer_unique_id"].isin(customer_ids)]
+        placed = orders.loc[(orders["purchased_at"] < boundary) & isin(orders["customer_unique_id"], customer_ids)]
         if not placed.empty:
             payment = placed["main_payment_type"].astype("object")
             by_customer = placed["customer_unique_id"]
@@ -176,7 +177,7 @@ def history_items(customer_ids: pd.Index, events: pd.DataFrame, boundary: pd.Tim
 
     Columns customer_unique_id, position (0 = most recent), product_id, category.
     """
-    mine = events.loc[(events["purchased_at"] < boundary) & events["customer_unique_id"].isin(customer_ids)]
+    mine = events.loc[(events["purchased_at"] < boundary) & isin(events["customer_unique_id"], customer_ids)]
     mine = mine.sort_values(
         ["customer_unique_id", "purchased_at", "product_id"], ascending=[True, False, True], kind="stable"
     ).drop_duplicates(["customer_unique_id", "product_id"])

@@ -22,6 +22,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ml.recommender.frames import isin
+
+# Scores held at once while ranking: 2^26 float32 (256 MiB) is 200 customers of a
+# 300K-product catalogue, or 2,000 of a 30K one.
+CHUNK_ELEMENTS = 2**26
+
+
+def chunk_rows(columns: int, most: int = 4096) -> int:
+    """Rows of a score chunk with ``columns`` columns that stay within CHUNK_ELEMENTS."""
+    return max(1, min(most, CHUNK_ELEMENTS // max(columns, 1)))
+
 
 def per_customer_metrics(recommendations: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     """One row per held-out customer: ``first_hit`` (rank of the first hit, NaN for none) and ``ndcg``.
@@ -35,7 +46,7 @@ def per_customer_metrics(recommendations: pd.DataFrame, held_out: pd.DataFrame, 
     if customers.empty:
         raise ValueError("held_out is empty: there is nothing to evaluate")
     top = recommendations.loc[
-        (recommendations["rank"] <= k) & recommendations["customer_unique_id"].isin(customers),
+        (recommendations["rank"] <= k) & isin(recommendations["customer_unique_id"], customers),
         ["customer_unique_id", "product_id", "rank"],
     ]
     hits = top.merge(relevant, on=["customer_unique_id", "product_id"], how="inner")
@@ -62,7 +73,7 @@ def ranking_metrics(
     per_customer = per_customer_metrics(recommendations, held_out, k)
     first_hit = per_customer["first_hit"]
     top = recommendations.loc[
-        (recommendations["rank"] <= k) & recommendations["customer_unique_id"].isin(per_customer.index)
+        (recommendations["rank"] <= k) & isin(recommendations["customer_unique_id"], per_customer.index)
     ]
     return {
         "customers": float(len(per_customer)),
@@ -191,22 +202,47 @@ def expected_calibration_error(probability: np.ndarray, outcome: np.ndarray, bin
     }
 
 
-def top_k_positions(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k_positions(scores: np.ndarray | torch.Tensor, k: int) -> np.ndarray:
     """Each row's k best column positions, best first, ties to the smaller position; -1 pads.
 
     ``-inf`` marks a column that must not be recommended (already bought); a row with fewer
-    than k finite scores is padded with -1.
+    than k finite scores is padded with -1. ``scores`` is a float array or tensor (any
+    device); it is neither copied nor widened, since at a 300K-item catalogue a chunk of
+    rows is hundreds of megabytes.
     """
-    scores = np.asarray(scores, dtype="float64")
-    rows, columns = scores.shape
+    tensor = scores if isinstance(scores, torch.Tensor) else torch.from_numpy(np.asarray(scores))
+    if not tensor.is_floating_point():
+        tensor = tensor.double()
+    rows, columns = tensor.shape
     k_eff = min(k, columns)
     result = np.full((rows, k), -1, dtype="int64")
     if rows == 0 or k_eff == 0:
         return result
-    # torch's top-k finds each row's k-th value about ten times faster than np.partition.
-    kth = torch.topk(torch.from_numpy(scores), k_eff, dim=1).values[:, -1].numpy()
-    candidate_rows, candidate_columns = np.nonzero(scores >= kth[:, None])
-    candidate_scores = scores[candidate_rows, candidate_columns]
+    # torch's top-k is about ten times faster than np.partition. It leaves the order of tied
+    # scores open, so its k + 1 best settle a row only when the k-th and the next differ;
+    # the rare rows with a tie across that boundary are ranked from all their candidates.
+    values, indices = torch.topk(tensor, min(k_eff + 1, columns), dim=1)
+    values, indices = values.cpu().numpy(), indices.cpu().numpy()
+    tied = np.zeros(rows, dtype=bool)
+    if values.shape[1] > k_eff:
+        tied = (values[:, k_eff - 1] == values[:, k_eff]) & np.isfinite(values[:, k_eff - 1])
+    values, indices = values[:, :k_eff], indices[:, :k_eff]
+    order = np.lexsort((indices, -values), axis=1)
+    values, indices = np.take_along_axis(values, order, 1), np.take_along_axis(indices, order, 1)
+    result[:, :k_eff] = np.where(np.isfinite(values), indices, -1)
+    if tied.any():
+        result[tied] = _top_k_with_ties(tensor[torch.as_tensor(tied, device=tensor.device)], k)
+    return result
+
+
+def _top_k_with_ties(tensor: torch.Tensor, k: int) -> np.ndarray:
+    """top_k_positions from every candidate at or above each row's k-th value (ties by position)."""
+    rows = tensor.shape[0]
+    result = np.full((rows, k), -1, dtype="int64")
+    k_eff = min(k, tensor.shape[1])
+    kth = torch.topk(tensor, k_eff, dim=1).values[:, -1:]
+    candidate_rows, candidate_columns = (part.cpu().numpy() for part in torch.nonzero(tensor >= kth, as_tuple=True))
+    candidate_scores = tensor[candidate_rows, candidate_columns].cpu().numpy()
     order = np.lexsort((candidate_columns, -candidate_scores, candidate_rows))
     candidate_rows, candidate_columns = candidate_rows[order], candidate_columns[order]
     candidate_scores = candidate_scores[order]
@@ -214,4 +250,32 @@ def top_k_positions(scores: np.ndarray, k: int) -> np.ndarray:
     place = np.arange(candidate_rows.size) - row_start[candidate_rows]
     keep = (place < k_eff) & np.isfinite(candidate_scores)
     result[candidate_rows[keep], place[keep]] = candidate_columns[keep]
+    return result
+
+
+def shared_top_k_positions(
+    item_scores: np.ndarray, k: int, excluded_rows: np.ndarray, excluded_columns: np.ndarray, rows: int
+) -> np.ndarray:
+    """``top_k_positions`` of ``rows`` rows that all hold ``item_scores``, less each row's excluded columns.
+
+    One ordering of the catalogue serves every row: a row's top k lie among the first k +
+    (its excluded columns) of it, so nothing of size rows x catalogue is built.
+    """
+    item_scores = np.asarray(item_scores)
+    result = np.full((rows, k), -1, dtype="int64")
+    if rows == 0 or k == 0 or item_scores.size == 0:
+        return result
+    excluded_rows, excluded_columns = np.asarray(excluded_rows, "int64"), np.asarray(excluded_columns, "int64")
+    widest = int(np.bincount(excluded_rows, minlength=rows).max()) if excluded_rows.size else 0
+    order = np.lexsort((np.arange(item_scores.size), -item_scores))
+    head = order[: k + widest]
+    head = head[np.isfinite(item_scores[head])]
+    place_in_head = np.full(item_scores.size, -1, dtype="int64")
+    place_in_head[head] = np.arange(head.size)
+    allowed = np.ones((rows, head.size), dtype=bool)
+    place = place_in_head[excluded_columns]
+    allowed[excluded_rows[place >= 0], place[place >= 0]] = False
+    rank = np.cumsum(allowed, axis=1) - 1
+    row, column = np.nonzero(allowed & (rank < k))
+    result[row, rank[row, column]] = head[column]
     return result

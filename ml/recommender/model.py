@@ -24,7 +24,8 @@ from ml.recommender.features import (
     item_static_features,
     user_numeric_features,
 )
-from ml.recommender.metrics import top_k_positions
+from ml.recommender.frames import isin
+from ml.recommender.metrics import chunk_rows, top_k_positions
 
 SMALL_EMBEDDING = 16
 CONTENT_COLUMNS = [ITEM_NUMERIC.index(name) for name in (*ITEM_STATIC, "static_missing", "log_price", "price_missing")]
@@ -325,6 +326,17 @@ class TwoTowerNet(nn.Module):
         return users @ items.T / self.temperature + bias
 
 
+def _logsumexp_in_place(scores: torch.Tensor) -> torch.Tensor:
+    """Each row's log-sum-exp; ``scores`` is overwritten (exp of its shifted values).
+
+    torch.logsumexp allocates two temporaries of the matrix's size; at a 300K-item
+    catalogue that costs about as much as computing the scores. A row of -inf gives -inf.
+    """
+    peak = scores.amax(dim=1, keepdim=True)
+    peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+    return (peak[:, 0] + scores.sub_(peak).exp_().sum(dim=1).log()).to(scores.dtype)
+
+
 class TwoTowerRecommender:
     """A trained network with what it knows as of ``reference_time``: it scores as of that moment.
 
@@ -447,31 +459,32 @@ class TwoTowerRecommender:
         return result
 
     def _prior_terms(self, ids: pd.Index, product_ids: pd.Index) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Per-customer alpha and per-item log recent buyers, or None without a prior."""
+        """Per-customer alpha and per-item log recent buyers (float32), or None without a prior."""
         if self.prior is None:
             return None
-        has_history = ids.isin(self.events["customer_unique_id"])
+        has_history = isin(ids, self.events["customer_unique_id"])
         alpha = np.where(has_history, self.prior.repeat, self.prior.first_time)
         log_buyers = self.prior.item_log_buyers(self.events, self.reference_time, product_ids)
         return (
-            torch.as_tensor(alpha, dtype=torch.float64, device=self.device),
-            torch.as_tensor(log_buyers, dtype=torch.float64, device=self.device),
+            torch.as_tensor(alpha, dtype=torch.float32, device=self.device),
+            torch.as_tensor(log_buyers, dtype=torch.float32, device=self.device),
         )
 
-    def _logits(
-        self,
-        users: torch.Tensor,
-        item_vectors: torch.Tensor,
-        item_bias: torch.Tensor,
-        prior: tuple[torch.Tensor, torch.Tensor] | None,
-        rows: slice | np.ndarray = slice(None),
-    ) -> torch.Tensor:
-        """float64 scores of ``users`` (``rows`` of the customers the prior was built for) against the items."""
-        scores = self.net.logits(users, item_vectors, item_bias).double()
+    def _score_operands(
+        self, users: torch.Tensor, item_vectors: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(left, right) with left @ right = user . item / temperature + alpha x log recent buyers.
+
+        The prior rides along as one more dimension, so a chunk of scores is a single fused
+        ``addmm`` with the item bias: at a 300K-item catalogue every extra pass over the
+        matrix costs as much as the product itself.
+        """
+        left, right = users / self.net.temperature, item_vectors
         if prior is not None:
             alpha, log_buyers = prior
-            scores = scores + alpha[rows, None] * log_buyers[None, :]
-        return scores
+            left = torch.cat([left, alpha[:, None]], dim=1)
+            right = torch.cat([right, log_buyers[:, None]], dim=1)
+        return left, right.T.contiguous()
 
     def clear_cache(self) -> None:
         """Forget the catalogue's item vectors (after the network's weights changed)."""
@@ -493,38 +506,67 @@ class TwoTowerRecommender:
             )
 
     def _bought(self, ids: pd.Index, catalog: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-        pairs = self.events.loc[self.events["customer_unique_id"].isin(ids), ["customer_unique_id", "product_id"]]
+        """(rows, columns) of what each customer bought before the reference time, sorted by row."""
+        pairs = self.events.loc[isin(self.events["customer_unique_id"], ids), ["customer_unique_id", "product_id"]]
         rows = ids.get_indexer(pairs["customer_unique_id"])
         columns = catalog.get_indexer(pairs["product_id"])
         keep = columns >= 0
-        return rows[keep], columns[keep]
+        order = np.argsort(rows[keep], kind="stable")
+        return rows[keep][order].astype("int64"), columns[keep][order].astype("int64")
+
+    def _chunks(
+        self, ids: pd.Index, states: pd.Series, products: pd.DataFrame | None, exclude_bought: bool
+    ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """(start, stop, scores) over ``ids`` in chunks of bounded size; bought items at -inf.
+
+        Every chunk is written into the same buffer (fresh 256 MiB tensors cost as much in
+        page faults as the product itself): a consumer is done with one before the next.
+        """
+        product_ids, item_vectors, item_bias = self._item_vectors(products)
+        users = self._user_vectors(ids, states)
+        left, right = self._score_operands(users, item_vectors, self._prior_terms(ids, product_ids))
+        bought_rows, bought_columns = self._bought(ids, product_ids) if exclude_bought else (np.zeros(0, "int64"),) * 2
+        step = chunk_rows(len(product_ids))
+        buffer = torch.empty((min(step, len(ids)), len(product_ids)), device=left.device)
+        for start in range(0, len(ids), step):
+            stop = min(start + step, len(ids))
+            with torch.no_grad():
+                scores = torch.addmm(item_bias, left[start:stop], right, out=buffer[: stop - start])
+                lo, hi = np.searchsorted(bought_rows, [start, stop])
+                if hi > lo:
+                    scores[
+                        torch.as_tensor(bought_rows[lo:hi] - start, device=scores.device),
+                        torch.as_tensor(bought_columns[lo:hi], device=scores.device),
+                    ] = -np.inf
+            yield start, stop, scores
 
     # -- scoring -----------------------------------------------------------------------------
 
     def score_matrix(
         self, customers: pd.DataFrame | pd.Series | pd.Index, products: pd.DataFrame | None = None
     ) -> np.ndarray:
-        """Scores (customers x catalogue in product_id order) as float64; no exclusion applied."""
+        """Scores (customers x catalogue in product_id order) as float32; no exclusion applied."""
         return self.scorer(customers, products)(None)
 
     def scorer(self, customers: pd.DataFrame | pd.Series | pd.Index, products: pd.DataFrame | None = None):
-        """A function from a subset of ``customers`` (None: all) to their score matrix.
+        """A function from a subset of ``customers`` (None: all) to their float32 score matrix.
 
         The user vectors are computed once, so repeated scoring (several priors tried on
         one validation window) costs only the matrix products.
         """
         ids, states = self._customers(customers)
         product_ids, item_vectors, item_bias = self._item_vectors(products)
-        users = self._user_vectors(ids, states)
-        prior = self._prior_terms(ids, product_ids)
+        left, right = self._score_operands(
+            self._user_vectors(ids, states), item_vectors, self._prior_terms(ids, product_ids)
+        )
 
         def score(subset: pd.Index | None) -> np.ndarray:
             rows = np.arange(len(ids)) if subset is None else ids.get_indexer(pd.Index(subset).astype(str))
             if (rows < 0).any():
                 raise ValueError("scorer asked for customers it was not built for")
-            index = torch.as_tensor(rows, device=users.device)
+            index = torch.as_tensor(rows, device=left.device)
             with torch.no_grad():
-                return self._logits(users[index], item_vectors, item_bias, prior, index).cpu().numpy()
+                return torch.addmm(item_bias, left[index], right).cpu().numpy()
 
         return score
 
@@ -534,34 +576,81 @@ class TwoTowerRecommender:
         The mean is the validation log-likelihood the early stopping follows: it uses the
         whole ranking of every held-out item, so it is far less noisy than recall@10.
         """
+        customers = pd.Index(np.sort(held_out["customer_unique_id"].unique()))
+        return self.window_figures(held_out, customers, top_k=0)[1]
+
+    def window_figures(
+        self, held_out: pd.DataFrame, customers: pd.Index, top_k: int = 10
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """``ranked(customers, top_k=top_k)`` and the log-likelihood of each held-out pair of
+        those customers (in the order of ``held_out``'s unique pairs sorted by customer), in
+        one pass over the scores: early stopping needs both after every epoch."""
         pairs = held_out[["customer_unique_id", "product_id"]].drop_duplicates()
-        ids, states = self._customers(pd.Index(np.sort(pairs["customer_unique_id"].unique())))
-        product_ids, item_vectors, item_bias = self._item_vectors(None)
-        users = self._user_vectors(ids, states)
+        ids, states = self._customers(customers)
+        product_ids = self._item_vectors(None)[0]
         target_rows = ids.get_indexer(pairs["customer_unique_id"])
         target_columns = product_ids.get_indexer(pairs["product_id"])
+        if (target_rows < 0).any():
+            raise ValueError("held-out pairs name customers outside the given customers")
         if (target_columns < 0).any():
             raise ValueError("held-out products are missing from the model's catalogue")
         order = np.argsort(target_rows, kind="stable")
         target_rows, target_columns = target_rows[order], target_columns[order]
-        bought_rows, bought_columns = self._bought(ids, product_ids)
-        order = np.argsort(bought_rows, kind="stable")
-        bought_rows, bought_columns = bought_rows[order], bought_columns[order]
-        prior = self._prior_terms(ids, product_ids)
-        result = np.empty(len(target_rows))
-        for start in range(0, len(ids), self.batch_size):
-            stop = min(start + self.batch_size, len(ids))
-            with torch.no_grad():
-                scores = self._logits(users[start:stop], item_vectors, item_bias, prior, slice(start, stop))
-                lo, hi = np.searchsorted(bought_rows, [start, stop])
-                scores[
-                    torch.as_tensor(bought_rows[lo:hi] - start, device=scores.device),
-                    torch.as_tensor(bought_columns[lo:hi], device=scores.device),
-                ] = -np.inf
-                log_softmax = (scores - torch.logsumexp(scores, dim=1, keepdim=True)).cpu().numpy()
+        log_likelihood = np.empty(len(target_rows))
+        frames = []
+        for start, stop, scores in self._chunks(ids, states, None, exclude_bought=True):
+            top = self._top(scores, top_k) if top_k else None
             lo, hi = np.searchsorted(target_rows, [start, stop])
-            result[lo:hi] = log_softmax[target_rows[lo:hi] - start, target_columns[lo:hi]]
-        return result
+            rows = torch.as_tensor(target_rows[lo:hi] - start, device=scores.device)
+            columns = torch.as_tensor(target_columns[lo:hi], device=scores.device)
+            with torch.no_grad():
+                targets = scores[rows, columns]
+                normaliser = _logsumexp_in_place(scores)
+                log_likelihood[lo:hi] = (targets - normaliser[rows]).cpu().numpy()
+            if top is not None:
+                frames.append(self._top_frame(ids, product_ids, start, *top, normaliser))
+        return self._ranked_frame(frames), log_likelihood
+
+    @staticmethod
+    def _top(scores: torch.Tensor, top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+        """(rows, ranks from 0, columns, scores) of each row's top k."""
+        positions = top_k_positions(scores, top_k)
+        rows, ranks = np.nonzero(positions >= 0)
+        columns = positions[rows, ranks]
+        with torch.no_grad():
+            chosen = scores[torch.as_tensor(rows, device=scores.device), torch.as_tensor(columns, device=scores.device)]
+        return rows, ranks, columns, chosen
+
+    @staticmethod
+    def _top_frame(
+        ids: pd.Index,
+        product_ids: pd.Index,
+        start: int,
+        rows: np.ndarray,
+        ranks: np.ndarray,
+        columns: np.ndarray,
+        chosen: torch.Tensor,
+        normaliser: torch.Tensor,
+    ) -> pd.DataFrame:
+        with torch.no_grad():
+            log_softmax = chosen - normaliser[torch.as_tensor(rows, device=chosen.device)]
+        return pd.DataFrame(
+            {
+                "customer_unique_id": ids[start + rows],
+                "product_id": product_ids[columns],
+                "rank": (ranks + 1).astype("int64"),
+                "score": chosen.cpu().numpy().astype("float64"),
+                "log_softmax": log_softmax.cpu().numpy().astype("float64"),
+            }
+        )
+
+    @staticmethod
+    def _ranked_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        if not frames:
+            return pd.DataFrame(
+                {"customer_unique_id": [], "product_id": [], "rank": [], "score": [], "log_softmax": []}
+            ).astype({"rank": "int64", "score": "float64", "log_softmax": "float64"})
+        return pd.concat(frames, ignore_index=True)
 
     def ranked(
         self,
@@ -574,46 +663,14 @@ class TwoTowerRecommender:
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         ids, states = self._customers(customers)
-        product_ids, item_vectors, item_bias = self._item_vectors(products)
-        users = self._user_vectors(ids, states)
-        bought_rows, bought_columns = self._bought(ids, product_ids) if exclude_bought else (np.array([]), np.array([]))
-        order = np.argsort(bought_rows, kind="stable")
-        bought_rows, bought_columns = bought_rows[order].astype("int64"), bought_columns[order].astype("int64")
-        prior = self._prior_terms(ids, product_ids)
+        product_ids = self._item_vectors(products)[0]
         frames = []
-        for start in range(0, len(ids), self.batch_size):
-            stop = min(start + self.batch_size, len(ids))
+        for start, _, scores in self._chunks(ids, states, products, exclude_bought):
+            top = self._top(scores, top_k)
             with torch.no_grad():
-                scores = self._logits(users[start:stop], item_vectors, item_bias, prior, slice(start, stop))
-                lo, hi = np.searchsorted(bought_rows, [start, stop])
-                if hi > lo:
-                    scores[
-                        torch.as_tensor(bought_rows[lo:hi] - start, device=scores.device),
-                        torch.as_tensor(bought_columns[lo:hi], device=scores.device),
-                    ] = -np.inf
-                normaliser = torch.logsumexp(scores, dim=1, keepdim=True)
-                scores_np = scores.cpu().numpy()
-                normaliser_np = normaliser.cpu().numpy()
-            positions = top_k_positions(scores_np, top_k)
-            rows, ranks = np.nonzero(positions >= 0)
-            columns = positions[rows, ranks]
-            chosen = scores_np[rows, columns]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "customer_unique_id": ids[start + rows],
-                        "product_id": product_ids[columns],
-                        "rank": (ranks + 1).astype("int64"),
-                        "score": chosen,
-                        "log_softmax": chosen - normaliser_np[rows, 0],
-                    }
-                )
-            )
-        if not frames:
-            return pd.DataFrame(
-                {"customer_unique_id": [], "product_id": [], "rank": [], "score": [], "log_softmax": []}
-            ).astype({"rank": "int64", "score": "float64", "log_softmax": "float64"})
-        return pd.concat(frames, ignore_index=True)
+                normaliser = _logsumexp_in_place(scores)
+            frames.append(self._top_frame(ids, product_ids, start, *top, normaliser))
+        return self._ranked_frame(frames)
 
     def recommend(
         self,

@@ -18,9 +18,17 @@ from ml.recommender.evaluation import (
     run_scorer,
 )
 from ml.recommender.features import check_orders, customer_states
+from ml.recommender.frames import isin
 from ml.recommender.metrics import expected_calibration_error
 from ml.recommender.model import PopularityPrior, TwoTowerRecommender
-from ml.recommender.split import TimeSplit, check_interactions, known_before, purchase_events, split_by_time
+from ml.recommender.split import (
+    TimeSplit,
+    check_interactions,
+    known_before,
+    purchase_events,
+    sample_customers,
+    split_by_time,
+)
 from ml.recommender.train import TrainingLog, fit_two_tower
 
 TWO_TOWER = "two_tower"
@@ -159,7 +167,7 @@ def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame
     if products["product_id"].duplicated().any():
         raise ValueError("products must have one row per product_id")
     catalog = products.sort_values("product_id", kind="stable").reset_index(drop=True)
-    missing = ~interactions["product_id"].isin(catalog["product_id"])
+    missing = ~isin(interactions["product_id"], catalog["product_id"])
     if missing.any():
         raise ValueError(f"{int(missing.sum())} interactions name products missing from the products frame")
     return catalog
@@ -168,8 +176,8 @@ def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame
 def _baselines(known: pd.DataFrame, catalog: pd.Index, boundary: pd.Timestamp, recent_days: int) -> dict:
     recent = PopularityScorer(known, catalog, boundary, days=recent_days)
     return {
-        GLOBAL_POPULARITY: PopularityScorer(known, catalog, boundary).score,
-        RECENT_POPULARITY: recent.score,
+        GLOBAL_POPULARITY: PopularityScorer(known, catalog, boundary).item_scores,
+        RECENT_POPULARITY: recent.item_scores,
         ITEM_KNN: ItemKnnScorer(known, catalog, fallback=recent).score,
     }
 
@@ -177,10 +185,16 @@ def _baselines(known: pd.DataFrame, catalog: pd.Index, boundary: pd.Timestamp, r
 def _validation_choice(
     split: TimeSplit, catalog_ids: pd.Index, config: RecommenderConfig
 ) -> tuple[int, EvaluationTask]:
-    """Recent popularity's window, chosen by HR@10 (then NDCG@10) on the validation window."""
-    task = EvaluationTask.build(split.train, split.validation, catalog_ids, config.sampled_negatives, config.seed)
+    """Recent popularity's window, chosen by HR@10 (then NDCG@10) on the validation window.
+
+    The returned task holds the validation customers every later choice is made on: the
+    sample early stopping watches (all of them below ``config.validation_customers``).
+    """
+    customers = sample_customers(split.validation, config.validation_customers, config.seed)
+    held_out = split.validation.loc[isin(split.validation["customer_unique_id"], customers)]
+    task = EvaluationTask.build(split.train, held_out, catalog_ids, config.sampled_negatives, config.seed)
     runs = {
-        days: run_scorer(task, PopularityScorer(split.train, catalog_ids, split.validation_start, days).score)
+        days: run_scorer(task, PopularityScorer(split.train, catalog_ids, split.validation_start, days).item_scores)
         for days in config.recent_days_choices
     }
     table = metrics_table(task, {str(days): run for days, run in runs.items()})

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ml.recommender.features import UNKNOWN
+from ml.recommender.frames import isin
 from ml.recommender.model import TwoTowerRecommender
 
 
@@ -63,7 +64,7 @@ class VectorScorer:
             temperature=float(model.net.temperature),
             customer_ids=customer_ids,
             user_vectors=users[vector_columns].to_numpy(dtype="float64"),
-            has_history=customer_ids.isin(model.events["customer_unique_id"].astype(str)),
+            has_history=isin(customer_ids, model.events["customer_unique_id"].astype(str)),
             bought=bought,
             cold_vectors=dict(zip(states, cold, strict=True)),
             calibrator=model.calibrator,

@@ -142,6 +142,19 @@ def split_by_time(
     )
 
 
+def sample_customers(window: pd.DataFrame, limit: int, seed: int) -> pd.Index:
+    """The window's customers, sorted; at most ``limit`` of them, drawn with ``seed``.
+
+    Every choice made on the validation window (early stopping, the popularity window, the
+    prior's weights, the calibrator) looks at the same sample, which bounds its cost on a
+    large data set; below the limit it is every validation customer.
+    """
+    customers = np.sort(window["customer_unique_id"].unique())
+    if len(customers) > limit:
+        customers = np.random.default_rng(seed).choice(customers, limit, replace=False)
+    return pd.Index(np.sort(customers), name="customer_unique_id")
+
+
 def training_windows(known: pd.DataFrame, boundary: pd.Timestamp, window_days: int) -> list[pd.Timestamp]:
     """Window starts ``boundary - k * window_days`` (k = 1, 2, ...) back to the first purchase, oldest first."""
     if window_days < 1:

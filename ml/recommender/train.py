@@ -27,6 +27,7 @@ from torch.nn import functional
 
 from ml.recommender.evaluation import recall_at_k
 from ml.recommender.features import item_dynamic_features
+from ml.recommender.frames import isin
 from ml.recommender.model import (
     FeatureEncoder,
     TwoTowerNet,
@@ -35,7 +36,7 @@ from ml.recommender.model import (
     choose_device,
     seeded_torch,
 )
-from ml.recommender.split import known_before, purchase_events, training_windows
+from ml.recommender.split import known_before, purchase_events, sample_customers, training_windows
 
 
 @dataclass
@@ -139,7 +140,7 @@ def fit_two_tower(
     known = known_before(known, boundary)
     catalog = products.sort_values("product_id", kind="stable").reset_index(drop=True)
     catalog_ids = pd.Index(catalog["product_id"])
-    unknown = ~known["product_id"].isin(catalog_ids)
+    unknown = ~isin(known["product_id"], catalog_ids)
     if unknown.any():
         raise ValueError(f"{int(unknown.sum())} interactions name products missing from the products frame")
     # Only products with enough buyers get an id row; the rest share the zero "unknown" row
@@ -176,7 +177,12 @@ def fit_two_tower(
             torch.optim.SparseAdam(net.sparse_parameters(), lr=config.learning_rate),
         ]
         tensors = _device_tensors(data, device)
-        validation_customers = _validation_sample(validation, config)
+        if validation is not None:
+            # Early stopping watches a fixed sample of the validation customers, the same
+            # one every other validation choice is made on.
+            validation_customers = sample_customers(validation, config.validation_customers, config.seed)
+            held_out = validation.loc[isin(validation["customer_unique_id"], validation_customers)]
+            repeat = isin(held_out["customer_unique_id"], known["customer_unique_id"])
         best_state, since_best = None, 0
         learning_rate = config.learning_rate
         for epoch in range(1, (len(schedule) if schedule is not None else config.max_epochs) + 1):
@@ -189,13 +195,11 @@ def fit_two_tower(
             entry = {"epoch": float(epoch), "loss": loss, "learning_rate": learning_rate}
             if validation is not None:
                 recommender.clear_cache()
-                held_out = validation.loc[validation["customer_unique_id"].isin(validation_customers)]
-                ranked = recommender.ranked(validation_customers, top_k=10)
+                ranked, log_likelihood = recommender.window_figures(held_out, validation_customers, top_k=10)
                 entry["validation_recall_at_10"] = recall_at_k(ranked, held_out, 10)
-                repeat = held_out["customer_unique_id"].isin(known["customer_unique_id"])
                 if repeat.any():
                     entry["validation_recall_at_10_repeat"] = recall_at_k(ranked, held_out.loc[repeat], 10)
-                entry["validation_log_likelihood"] = float(recommender.log_likelihood(held_out).mean())
+                entry["validation_log_likelihood"] = float(log_likelihood.mean())
                 target = entry[f"validation_{config.early_stopping}"]
                 if log.best_validation is None or target > log.best_validation:
                     log.best_validation = target
@@ -216,15 +220,6 @@ def fit_two_tower(
     recommender.clear_cache()
     log.seconds = time.perf_counter() - started
     return recommender, log
-
-
-def _validation_sample(validation: pd.DataFrame | None, config) -> pd.Index:
-    if validation is None:
-        return pd.Index([])
-    customers = np.sort(validation["customer_unique_id"].unique())
-    if len(customers) > config.validation_customers:
-        customers = np.random.default_rng(config.seed).choice(customers, config.validation_customers, replace=False)
-    return pd.Index(np.sort(customers), name="customer_unique_id")
 
 
 def _device_tensors(data: _TrainingData, device: torch.device) -> dict[str, torch.Tensor]:

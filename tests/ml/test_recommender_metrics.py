@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from ml.recommender.evaluation import EvaluationTask, ModelRun, compare_to_baselines, recall_at_k
+from ml.recommender.evaluation import EvaluationTask, ModelRun, compare_to_baselines, recall_at_k, run_scorer
 from ml.recommender.metrics import (
     expected_calibration_error,
     paired_bootstrap,
@@ -173,3 +174,50 @@ def test_compare_to_baselines_per_segment():
     assert hr.loc["repeat", "difference"] == pytest.approx(1 / 2)
     assert hr.loc["first_time", ["difference", "ci_low", "ci_high"]].tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert hr.loc["all", ["model_value", "baseline_value"]].tolist() == pytest.approx([1.0, 1 / 4])
+
+
+def test_shared_scores_rank_exactly_like_the_same_row_for_everyone():
+    """The popularity baselines' shortcut: one vector ranked once gives what the dense path gives."""
+    rng = np.random.default_rng(5)
+    catalog = pd.Index([f"p{i:03d}" for i in range(300)])
+    # Many ties (integers), a -inf item, and customers who bought up to 40 of the best items.
+    item_scores = rng.integers(0, 12, catalog.size).astype("float64")
+    item_scores[7] = -np.inf
+    customers = [f"c{i}" for i in range(60)]
+    best = catalog[np.lexsort((np.arange(catalog.size), -item_scores))]
+    history = pd.DataFrame(
+        [(customer, product) for i, customer in enumerate(customers[:40]) for product in best[: i + 1]],
+        columns=["customer_unique_id", "product_id"],
+    )
+    held_out = pd.DataFrame({"customer_unique_id": customers, "product_id": list(best[-60:])})
+    task = EvaluationTask.build(history, held_out, catalog, negatives=20, seed=2)
+    shared = run_scorer(task, item_scores, k=10)
+    dense = run_scorer(task, lambda ids: np.broadcast_to(item_scores, (len(ids), catalog.size)).copy(), k=10)
+    pd.testing.assert_frame_equal(shared.recommendations, dense.recommendations)
+    assert shared.ranks.tolist() == dense.ranks.tolist()
+    # Nobody is offered what they bought, and the heaviest buyer still gets ten items.
+    offered = shared.recommendations.merge(history, on=["customer_unique_id", "product_id"])
+    assert offered.empty
+    assert (shared.recommendations.groupby("customer_unique_id").size() == 10).all()
+    with pytest.raises(ValueError, match="shape"):
+        run_scorer(task, item_scores[:-1])
+
+
+def test_top_k_positions_accepts_float32_tensors():
+    scores = torch.tensor([[0.5, 2.0, 2.0, -float("inf")], [1.0, 0.0, 3.0, 2.0]], dtype=torch.float32)
+    assert top_k_positions(scores, 3).tolist() == [[1, 2, 0], [2, 3, 0]]
+    assert top_k_positions(scores.numpy(), 3).tolist() == [[1, 2, 0], [2, 3, 0]]
+
+
+def test_top_k_positions_matches_a_plain_sort_on_tie_heavy_rows():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        rows, columns, k = int(rng.integers(1, 8)), int(rng.integers(1, 30)), int(rng.integers(1, 12))
+        scores = rng.integers(0, 5, (rows, columns)).astype("float32")
+        scores[rng.random((rows, columns)) < 0.2] = -np.inf
+        expected = np.full((rows, k), -1)
+        for row in range(rows):
+            ranked = [column for column in sorted(range(columns), key=lambda c: (-scores[row, c], c))]
+            ranked = [column for column in ranked if np.isfinite(scores[row, column])][:k]
+            expected[row, : len(ranked)] = ranked
+        assert top_k_positions(scores, k).tolist() == expected.tolist()

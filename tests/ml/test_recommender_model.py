@@ -130,6 +130,27 @@ def test_exactly_k_per_customer_and_bought_items_excluded(result, marts):
     assert (kept.groupby("customer_unique_id").size() == 10).all()
 
 
+def test_one_pass_window_figures_equal_the_score_matrix(result, marts):
+    """Early stopping's single pass (top 10 and log-likelihood) against a direct computation."""
+    model = _with_prior(result.evaluated_model, PopularityPrior(days=60, first_time=1.0, repeat=0.5))
+    split = split_by_time(marts["user_item_interactions"], CONFIG.test_days, CONFIG.validation_days)
+    held_out = split.test.drop_duplicates(["customer_unique_id", "product_id"]).head(80)
+    customers = pd.Index(np.sort(held_out["customer_unique_id"].unique()))
+    ranked, log_likelihood = model.window_figures(held_out, customers, top_k=10)
+    pd.testing.assert_frame_equal(ranked, model.ranked(customers, top_k=10))
+    scores = model.score_matrix(customers).astype("float64")
+    catalog = pd.Index(model.products["product_id"])
+    bought = model.events.loc[model.events["customer_unique_id"].isin(customers)]
+    scores[customers.get_indexer(bought["customer_unique_id"]), catalog.get_indexer(bought["product_id"])] = -np.inf
+    log_softmax = scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+    pairs = held_out.sort_values("customer_unique_id", kind="stable")
+    expected = log_softmax[customers.get_indexer(pairs["customer_unique_id"]), catalog.get_indexer(pairs["product_id"])]
+    assert np.allclose(log_likelihood, expected, atol=1e-4)
+    assert np.allclose(model.log_likelihood(held_out), expected, atol=1e-4)
+    # The prior is part of the scores: without it the likelihoods differ.
+    assert not np.allclose(_with_prior(model, None).log_likelihood(held_out), expected, atol=1e-4)
+
+
 def test_a_small_catalogue_gives_fewer_than_k(result, marts):
     interactions = marts["user_item_interactions"]
     customer = interactions["customer_unique_id"].iloc[0]
