@@ -97,11 +97,8 @@ latest = purchase_events(split.train).drop_duplicates(["customer_unique_id", "pr
 age = ((split.validation_start - latest["purchased_at"]) / pd.Timedelta(days=1)).to_numpy()
 codes = catalog.get_indexer(latest["product_id"])
 
-def fixed(vector):
-    return lambda ids: np.broadcast_to(vector, (len(ids), vector.size)).copy()
-
 def decayed(half_life):
-    return fixed(np.bincount(codes, weights=0.5 ** (age / half_life), minlength=catalog.size))
+    return np.bincount(codes, weights=0.5 ** (age / half_life), minlength=catalog.size)
 
 def state_mix(days, weight):
     recent = age < days
@@ -114,7 +111,8 @@ def state_mix(days, weight):
         return overall / overall.sum() + weight * rows / np.maximum(rows.sum(1, keepdims=True), 1)
     return score
 
-scorers = {f"window {days} d": PopularityScorer(split.train, catalog, split.validation_start, days).score
+# A 1-d vector scores every customer the same and is ranked once.
+scorers = {f"window {days} d": PopularityScorer(split.train, catalog, split.validation_start, days).item_scores
            for days in (30, 60, 90)}
 scorers.update({f"half-life {h} d": decayed(h) for h in (14, 30, 60)})
 scorers.update({f"60 d + state x {w}": state_mix(60, w) for w in (0.5, 1.0, 2.0)})
