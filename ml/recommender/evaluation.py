@@ -105,8 +105,7 @@ def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -
     """
     if isinstance(scorer, np.ndarray):
         return _run_shared(task, scorer, k)
-    bought_order = np.argsort(task.bought_rows, kind="stable")
-    bought_rows, bought_columns = task.bought_rows[bought_order], task.bought_columns[bought_order]
+    bought_rows, bought_columns = _bought_by_row(task)
     ranks = np.empty(len(task.target_rows), dtype="int64")
     frames = []
     step = chunk_rows(len(task.catalog))
@@ -144,8 +143,7 @@ def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelR
     ranks = sampled_ranks(
         item_scores[task.target_columns], item_scores[task.negatives], task.target_columns, task.negatives
     )
-    bought_order = np.argsort(task.bought_rows, kind="stable")
-    bought_rows, bought_columns = task.bought_rows[bought_order], task.bought_columns[bought_order]
+    bought_rows, bought_columns = _bought_by_row(task)
     frames = []
     step = chunk_rows(k + int(np.bincount(bought_rows).max(initial=0)))
     for start in range(0, len(task.customers), step):
@@ -156,6 +154,12 @@ def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelR
         )
         frames.append(_top_k_frame(task, start, positions))
     return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+
+
+def _bought_by_row(task: EvaluationTask) -> tuple[np.ndarray, np.ndarray]:
+    """The task's bought (row, column) pairs sorted by row, so a chunk of rows is one slice."""
+    order = np.argsort(task.bought_rows, kind="stable")
+    return task.bought_rows[order], task.bought_columns[order]
 
 
 def _top_k_frame(task: EvaluationTask, start: int, positions: np.ndarray) -> pd.DataFrame:
