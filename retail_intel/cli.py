@@ -41,8 +41,32 @@ def main(ctx: click.Context, home: Path | None, tenant: str | None) -> None:
         _fail(str(error), 2)
 
 
-@main.command()
-@click.option("--orders", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of orders.")
+class _GenerateCommand(click.Command):
+    """Lists the presets at the end of ``--help``; the generator is imported only then, so that
+    loading the command line stays fast."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from retail_intel.generator.presets import PRESETS
+
+        with formatter.section("Presets (--preset NAME)"):
+            formatter.write_dl(
+                [(name, f"{preset.summary} (default {preset.orders:,} orders)") for name, preset in PRESETS.items()]
+            )
+
+
+@main.command(cls=_GenerateCommand)
+@click.option(
+    "--preset",
+    metavar="NAME",
+    default=None,
+    help="A client-like shape (listed below); it fixes everything but the size, seed and messiness.",
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of orders. Default: 10,000, or the preset's size (scaled presets keep their shape).",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -56,9 +80,8 @@ def main(ctx: click.Context, home: Path | None, tenant: str | None) -> None:
 @click.option(
     "--repeat-rate",
     type=click.FloatRange(0, 1, max_open=True),
-    default=0.03,
-    show_default=True,
-    help="Share of customers (people) who order more than once.",
+    default=None,
+    help="Share of customers (people) who order more than once. Default: 0.03. Not with --preset.",
 )
 @click.option(
     "--messy-rate",
@@ -67,17 +90,33 @@ def main(ctx: click.Context, home: Path | None, tenant: str | None) -> None:
     show_default=True,
     help="Multiplier on Olist-like rates of quirky records (0 = clean).",
 )
-def generate(orders: int, out_dir: Path, seed: int, repeat_rate: float, messy_rate: float) -> None:
+def generate(
+    preset: str | None, orders: int | None, out_dir: Path, seed: int, repeat_rate: float | None, messy_rate: float
+) -> None:
     """Write a synthetic data set in the Olist Kaggle format."""
     from retail_intel.generator import GeneratorConfig
     from retail_intel.generator import generate as generate_files
+    from retail_intel.generator.presets import PRESETS, preset_config
 
     started = time.perf_counter()
-    config = GeneratorConfig(orders=orders, seed=seed, repeat_rate=repeat_rate, messy_rate=messy_rate)
+    if preset is None:
+        config = GeneratorConfig(
+            orders=10_000 if orders is None else orders,
+            seed=seed,
+            repeat_rate=0.03 if repeat_rate is None else repeat_rate,
+            messy_rate=messy_rate,
+        )
+    elif preset not in PRESETS:
+        raise click.BadParameter(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}", param_hint="--preset")
+    elif repeat_rate is not None:
+        raise click.BadParameter(f"preset {preset!r} fixes the repeat rate", param_hint="--repeat-rate")
+    else:
+        config = preset_config(preset, orders=orders, seed=seed, messy_rate=messy_rate)
     counts = generate_files(config, out_dir)
     for file_name, rows in counts.items():
         click.echo(f"  {file_name:<42} {rows:>10,} rows")
-    click.echo(f"Wrote {len(counts)} files to {out_dir.resolve()} in {time.perf_counter() - started:.1f}s")
+    label = f" (preset {preset})" if preset else ""
+    click.echo(f"Wrote {len(counts)} files{label} to {out_dir.resolve()} in {time.perf_counter() - started:.1f}s")
 
 
 @main.command()

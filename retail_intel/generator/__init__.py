@@ -1,9 +1,10 @@
 """Deterministic synthetic Olist data: the nine Kaggle CSV files from a latent model.
 
-    from retail_intel.generator import GeneratorConfig, generate
+    from retail_intel.generator import GeneratorConfig, generate, preset_config
     counts = generate(GeneratorConfig(orders=10_000, seed=7), Path("data/raw"))
+    counts = generate(preset_config("subscription", seed=7), Path("data/subscription"))
 
-See docs/generator.md for the generative model and its calibration.
+See docs/generator.md for the generative model, its calibration and the presets.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 
 from .config import GeneratorConfig
 from .model import simulate
+from .presets import PRESETS, preset_config
 from .writer import write_tables
 
-__all__ = ["GeneratorConfig", "generate"]
+__all__ = ["PRESETS", "GeneratorConfig", "generate", "preset_config"]
 
 
 def generate(config: GeneratorConfig, out_dir: Path) -> dict[str, int]:

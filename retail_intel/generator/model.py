@@ -1,8 +1,9 @@
 """The generative model: latent customers, products, sellers and calendar -> nine tables.
 
 Everything is vectorised with numpy; the only Python loops run over days of the
-calendar, years, states, categories or the few messy-record kinds. All randomness
-comes from one ``numpy.random.default_rng(seed)``, drawn in a fixed order, so one
+calendar, years, states, categories or the few messy-record kinds, plus a few passes
+for the shape options (batches of people, re-purchase chains). All randomness comes
+from one ``numpy.random.default_rng(seed)``, drawn in a fixed order, so one
 configuration always yields the same tables.
 
 Units: timestamps are int64 seconds since the Unix epoch (naive local time, as in
@@ -25,6 +26,15 @@ HOUR = 3_600
 # ---- calibration constants (see docs/generator.md) ----------------------------------
 ITEMS_PER_ORDER_P = np.array([0.900, 0.072, 0.016, 0.006, 0.003, 0.003])  # 1..6 items
 ORDERS_PER_REPEATER_P = np.array([0.86, 0.10, 0.025, 0.008, 0.004, 0.003])  # 2..7 orders
+# With config.orders_per_repeater, a repeater's extra orders (beyond 2) are negative
+# binomial with this shape: 1 is geometric-like, so a few people order far more than the
+# mean, as loyal customers do.
+REPEAT_ORDERS_SHAPE = 1.0
+# People-driven timelines: log-normal spread of the people's mean intervals between orders.
+PERIOD_SIGMA = 0.4
+# ... and the half-width (days) of the moving average that turns the people's planned
+# purchase days into the calendar's trend (wide enough to hide any one person's cadence).
+PEOPLE_TREND_HALF_WIDTH = 14
 PRODUCTS_PER_ORDER = 0.33  # products with at least one sale, per order
 SELLERS_PER_ORDER = 0.031  # sellers with at least one sale, per order
 # The latent catalogue is larger; like Olist's files, the output lists only products and
@@ -192,15 +202,19 @@ class Calendar:
     congestion: np.ndarray  # >= 1: slower logistics on peak days
 
 
-def build_calendar(rng: np.random.Generator, cfg: GeneratorConfig) -> Calendar:
+def build_calendar(rng: np.random.Generator, cfg: GeneratorConfig, trend: np.ndarray | None = None) -> Calendar:
+    """The daily order intensity. ``trend`` (one value per day) replaces the configured one."""
     start = np.datetime64(cfg.start_date, "D")
     end = np.datetime64(cfg.end_date, "D")
     days = np.arange(start, end + 1)
     day_num = days.astype(np.int64)
 
-    anchor_x = np.array([np.datetime64(d, "D").astype(np.int64) for d, _ in cat.TREND_ANCHORS])
-    anchor_y = np.log([v for _, v in cat.TREND_ANCHORS])
-    trend = np.exp(np.interp(day_num, anchor_x, anchor_y))
+    if trend is None and cfg.growth is not None:
+        trend = float(cfg.growth) ** (np.arange(days.size) / (days.size - 1))
+    if trend is None:
+        anchor_x = np.array([np.datetime64(d, "D").astype(np.int64) for d, _ in cat.TREND_ANCHORS])
+        anchor_y = np.log([v for _, v in cat.TREND_ANCHORS])
+        trend = np.exp(np.interp(day_num, anchor_x, anchor_y))
 
     weekday = (day_num + 3) % 7
     weekly = cat.WEEKDAY_FACTORS[weekday]
@@ -304,6 +318,112 @@ def listed_subset(key: np.ndarray, sold: np.ndarray, minimum: int) -> np.ndarray
     return listed
 
 
+def repeater_orders(rng: np.random.Generator, n: int, mean: float | None) -> np.ndarray:
+    """Number of orders (>= 2) of each of n repeaters: Olist's mix, or a negative binomial with this mean."""
+    if mean is None:
+        return 2 + sample_cdf(np.cumsum(ORDERS_PER_REPEATER_P), rng.random(n))
+    extra = float(mean) - 2.0
+    return 2 + rng.negative_binomial(REPEAT_ORDERS_SHAPE, REPEAT_ORDERS_SHAPE / (REPEAT_ORDERS_SHAPE + extra), n)
+
+
+def olist_orders_per_repeater() -> float:
+    return float(np.dot(np.arange(2, 2 + ORDERS_PER_REPEATER_P.size), ORDERS_PER_REPEATER_P))
+
+
+def people_timelines(rng: np.random.Generator, cfg: GeneratorConfig, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """People-driven purchase plans: (person, day) of each of ``cfg.orders`` orders, sorted by day.
+
+    A person is acquired on a day drawn from the acquisition curve and plans a number of
+    orders (1 for one-time buyers, ``repeater_orders`` otherwise), spaced by gamma
+    intervals around a personal mean interval. Orders planned after the window are not
+    observed (right-censoring, as in any real extract). People are drawn in batches until
+    their observed orders cover ``cfg.orders``; they are then taken in random order until
+    exactly that many orders are reached (the last one taken keeps only their earliest).
+    ``day`` is fractional days since start_date.
+    """
+    n_orders = int(cfg.orders)
+    window = float(n_days)
+    r = float(cfg.repeat_rate)
+    mean_k = olist_orders_per_repeater() if cfg.orders_per_repeater is None else float(cfg.orders_per_repeater)
+    interval = float(cfg.order_interval_days)
+    gap_shape = 1.0 / float(cfg.interval_cv) ** 2
+    expected = (1 - r) + r * min(mean_k, 1 + window / (2 * interval))  # observed orders per person, roughly
+    batch = int(np.ceil(1.25 * n_orders / max(1.0, expected))) + 16
+    owners, days, counts = [], [], []
+    n_pool = observed_total = 0
+    while observed_total < n_orders:
+        repeater = rng.random(batch) < r
+        period = interval * rng.lognormal(0.0, PERIOD_SIGMA, batch)
+        # Cap the plan where it is censored for sure anyway (bounds the memory).
+        cap = 2 + np.ceil(4 * window / period).astype(np.int64)
+        planned = np.where(repeater, np.minimum(repeater_orders(rng, batch, cfg.orders_per_repeater), cap), 1)
+        u = rng.random(batch)
+        if cfg.acquisition_mean_days is None:
+            acquired = u * window
+        else:
+            tau = float(cfg.acquisition_mean_days)
+            acquired = -tau * np.log1p(u * np.expm1(-window / tau))  # truncated exponential
+        owner = np.repeat(np.arange(batch), planned)
+        first = np.cumsum(planned) - planned
+        step = np.zeros(owner.size)
+        later = np.arange(owner.size) != first[owner]
+        step[later] = rng.gamma(gap_shape, period[owner[later]] / gap_shape)
+        elapsed = np.cumsum(step)
+        day = acquired[owner] + elapsed - elapsed[first[owner]]
+        seen = day < window
+        owners.append(n_pool + owner[seen])
+        days.append(day[seen])
+        counts.append(np.bincount(owner[seen], minlength=batch))
+        n_pool += batch
+        observed_total += int(seen.sum())
+    owner = np.concatenate(owners)
+    day = np.concatenate(days)
+    count = np.concatenate(counts)
+    taken_order = rng.permutation(n_pool)
+    covered = np.cumsum(count[taken_order])
+    n_full = int(np.searchsorted(covered, n_orders, side="right"))  # people kept whole
+    rank = np.empty(n_pool, dtype=np.int64)
+    rank[taken_order] = np.arange(n_pool)
+    remainder = n_orders - (int(covered[n_full - 1]) if n_full else 0)
+    position = np.arange(owner.size) - (np.cumsum(count) - count)[owner]  # orders are grouped by owner, in time
+    keep = (rank[owner] < n_full) | ((rank[owner] == n_full) & (position < remainder))
+    person, day = rank[owner[keep]], day[keep]
+    chrono = np.argsort(day, kind="stable")
+    return person[chrono], day[chrono]
+
+
+def people_trend(plan_day: np.ndarray, n_days: int) -> np.ndarray:
+    """Daily trend implied by the planned purchase days: a centred moving average."""
+    per_day = np.bincount(np.minimum(plan_day.astype(np.int64), n_days - 1), minlength=n_days).astype(float)
+    running = np.concatenate([[0.0], np.cumsum(per_day)])
+    day = np.arange(n_days)
+    lo = np.maximum(day - PEOPLE_TREND_HALF_WIDTH, 0)
+    hi = np.minimum(day + PEOPLE_TREND_HALF_WIDTH + 1, n_days)  # windows are cut at the edges
+    smooth = (running[hi] - running[lo]) / (hi - lo)
+    return np.maximum(smooth, 1e-3 * smooth.max())
+
+
+def rebuy_sources(rng: np.random.Generator, order_person: np.ndarray, n_people: int, rate: float) -> np.ndarray:
+    """For each (chronological) order, the order whose first product it re-buys (itself if none).
+
+    With probability ``rate`` a person's non-first order copies a uniformly chosen earlier
+    order of theirs; chains of copies are followed to the order that drew the product.
+    """
+    n_orders = order_person.size
+    by_person = np.argsort(order_person, kind="stable")  # chronological within each person
+    person_start = np.searchsorted(order_person[by_person], np.arange(n_people))
+    position = np.empty(n_orders, dtype=np.int64)
+    position[by_person] = np.arange(n_orders) - person_start[order_person[by_person]]
+    rebuy = (position > 0) & (rng.random(n_orders) < rate)
+    earlier = by_person[person_start[order_person] + (rng.random(n_orders) * position).astype(np.int64)]
+    source = np.where(rebuy, earlier, np.arange(n_orders))
+    while True:  # pointer jumping: each pass halves the longest chain
+        nxt = source[source]
+        if np.array_equal(nxt, source):
+            return source
+        source = nxt
+
+
 def city_variants(rng: np.random.Generator, city: np.ndarray, rate: float) -> np.ndarray:
     """Index into Geo.city_names: the plain spelling, or a messy variant at ``rate``."""
     variant = np.zeros(city.size, dtype=np.int64)
@@ -324,17 +444,32 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     # from ``rng`` has a size that does not depend on the quirks, so the same seed with
     # another messy_rate gives the same orders, people and products, only more or less
     # quirky.
-    rng, mrng = np.random.default_rng(cfg.seed).spawn(2)
+    # A third stream, ``srng``, draws only what the shape options add (a category subset,
+    # people-driven timelines, re-purchases); at the defaults it is never used, which is
+    # what keeps the default output byte-identical to the generator before the options.
+    rng, mrng, srng = np.random.default_rng(cfg.seed).spawn(3)
     messy = float(cfg.messy_rate)
     n_orders = int(cfg.orders)
-    n_cat = len(cat.CATEGORIES)
+    if cfg.categories is None:
+        categories = cat.CATEGORIES
+    else:
+        sizes = np.array([c.items for c in cat.CATEGORIES], dtype=float)
+        chosen = srng.choice(sizes.size, size=int(cfg.categories), replace=False, p=sizes / sizes.sum())
+        categories = tuple(cat.CATEGORIES[i] for i in np.sort(chosen))
+    n_cat = len(categories)
     n_states = len(cat.STATES)
-    cat_w = np.array([c.items for c in cat.CATEGORIES], dtype=float)
+    cat_w = np.array([c.items for c in categories], dtype=float)
     cat_w /= cat_w.sum()
 
     # ---------------------------------------------------------------- calendar
-    cal = build_calendar(rng, cfg)
-    n_days = cal.days.size
+    n_days = int((np.datetime64(cfg.end_date, "D") - np.datetime64(cfg.start_date, "D")).astype(np.int64)) + 1
+    if cfg.people_driven:
+        # The people plan their purchases first; the calendar's trend is their smoothed
+        # volume, and the weekday, holiday and noise factors apply on top as usual.
+        plan_person, plan_day = people_timelines(srng, cfg, n_days)
+        cal = build_calendar(rng, cfg, trend=people_trend(plan_day, n_days))
+    else:
+        cal = build_calendar(rng, cfg)
     per_day = rng.multinomial(n_orders, cal.intensity / cal.intensity.sum())
     order_day = np.repeat(np.arange(n_days), per_day)
     hour_cdf = np.cumsum(cat.HOUR_WEIGHTS) / cat.HOUR_WEIGHTS.sum()
@@ -346,15 +481,22 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     snapshot = cal.day0_seconds + n_days * DAY  # the data is "extracted" at midnight after end_date
 
     # ---------------------------------------------------------------- people
-    mean_k = float(np.dot(np.arange(2, 2 + ORDERS_PER_REPEATER_P.size), ORDERS_PER_REPEATER_P))
-    r = float(cfg.repeat_rate)
-    n_rep = int(round(r * n_orders / (1.0 + r * (mean_k - 1.0))))
-    k_rep = 2 + sample_cdf(np.cumsum(ORDERS_PER_REPEATER_P), rng.random(n_rep))
-    k_rep = k_rep[np.cumsum(k_rep) <= n_orders]
-    n_single = n_orders - int(k_rep.sum())
-    orders_per_person = np.concatenate([k_rep, np.ones(n_single, dtype=np.int64)])
-    n_people = orders_per_person.size
-    person_of_order = rng.permutation(np.repeat(np.arange(n_people), orders_per_person))
+    if cfg.people_driven:
+        # Rank matching: the i-th planned purchase in time becomes the i-th order of the
+        # calendar, so each person's cadence survives up to a shift of a day or two, and
+        # the weekday and holiday shape of the calendar is exact.
+        person_of_order = plan_person
+        n_people = int(plan_person.max()) + 1
+    else:
+        mean_k = olist_orders_per_repeater() if cfg.orders_per_repeater is None else float(cfg.orders_per_repeater)
+        r = float(cfg.repeat_rate)
+        n_rep = int(round(r * n_orders / (1.0 + r * (mean_k - 1.0))))
+        k_rep = repeater_orders(rng, n_rep, cfg.orders_per_repeater)
+        k_rep = k_rep[np.cumsum(k_rep) <= n_orders]
+        n_single = n_orders - int(k_rep.sum())
+        orders_per_person = np.concatenate([k_rep, np.ones(n_single, dtype=np.int64)])
+        n_people = orders_per_person.size
+        person_of_order = rng.permutation(np.repeat(np.arange(n_people), orders_per_person))
 
     geo = build_geo(rng, n_orders)
     state_p = np.array([s.customer_share for s in cat.STATES])
@@ -403,7 +545,10 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
         return out
 
     # ---------------------------------------------------------------- sellers
-    n_sellers = max(MIN_SELLERS, int(round(SELLERS_PER_ORDER * SELLER_OVERSAMPLE * n_orders)))
+    if cfg.sellers is None:
+        n_sellers = max(MIN_SELLERS, int(round(SELLERS_PER_ORDER * SELLER_OVERSAMPLE * n_orders)))
+    else:
+        n_sellers = int(cfg.sellers)
     seller_share = np.array([s.seller_share for s in cat.STATES])
     seller_state = sample_cdf(np.cumsum(seller_share / seller_share.sum()), rng.random(n_sellers))
     seller_zip = draw_zips(rng, geo, seller_state)
@@ -413,7 +558,10 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     seller_all_cdf = np.cumsum(seller_size) / seller_size.sum()
 
     # ---------------------------------------------------------------- products
-    n_products = max(MIN_PRODUCTS, int(round(PRODUCTS_PER_ORDER * PRODUCT_OVERSAMPLE * n_orders)))
+    if cfg.products is None:
+        n_products = max(MIN_PRODUCTS, int(round(PRODUCTS_PER_ORDER * PRODUCT_OVERSAMPLE * n_orders)))
+    else:
+        n_products = int(cfg.products)
     raw = cat_w * (n_products - n_cat)
     per_cat = 1 + np.floor(raw).astype(np.int64)
     short = n_products - per_cat.sum()
@@ -424,8 +572,8 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     rank = np.empty(n_products, dtype=np.int64)  # 0-based random rank inside the category
     rank[shuffled] = np.arange(n_products) - cat_start[prod_cat[shuffled]]
     pop = (1.0 + rank) ** -ZIPF_EXPONENT * rng.lognormal(0.0, 0.6, n_products)
-    price_med = np.array([c.price_median for c in cat.CATEGORIES])
-    weight_med = np.array([c.weight_median for c in cat.CATEGORIES])
+    price_med = np.array([c.price_median for c in categories])
+    weight_med = np.array([c.weight_median for c in categories])
     prod_z = rng.normal(0.0, 1.0, n_products)
     price = np.minimum(PRICE_SCALE * price_med[prod_cat] * np.exp(PRICE_SIGMA * prod_z), MAX_PRICE)
     ending = rng.random(n_products)
@@ -472,7 +620,8 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     prod_seller2 = sample_cdf(seller_all_cdf, rng.random(n_products))
     # ---------------------------------------------------------------- items
     order_person = person_of_order
-    n_items_order = 1 + sample_cdf(np.cumsum(ITEMS_PER_ORDER_P), rng.random(n_orders))
+    items_p = ITEMS_PER_ORDER_P[: cfg.max_items_per_order]
+    n_items_order = 1 + sample_cdf(np.cumsum(items_p), rng.random(n_orders))
     n_items = int(n_items_order.sum())
     it_order = np.repeat(np.arange(n_orders), n_items_order)
     first_item = np.cumsum(n_items_order) - n_items_order
@@ -514,6 +663,9 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
         rows = it_row[idx]
         pos = np.searchsorted(cum.ravel(), rows + u_prod[idx], side="right") - rows * n_c
         it_product[idx] = lo + np.clip(pos, 0, n_c - 1)
+    if cfg.repurchase_rate > 0:
+        source = rebuy_sources(srng, order_person, n_people, float(cfg.repurchase_rate))
+        it_product[first_item] = it_product[first_item[source]]
     same_prod = (it_no > 1) & (rng.random(n_items) < SAME_PRODUCT_P)
     it_product = np.where(same_prod, it_product[first_item[it_order]], it_product)
     it_seller = np.where(rng.random(n_items) < 0.04, prod_seller2[it_product], prod_seller[it_product])
@@ -758,11 +910,16 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
 
     sold_items = item_sort  # item rows that are written
     product_key = rng.random(n_products)
+    # A configured catalogue (or seller count) is listed whole, like a shop's catalogue export.
     listed_products = listed_subset(
-        product_key, np.bincount(it_product[sold_items], minlength=n_products) > 0, MIN_PRODUCTS
+        product_key,
+        np.bincount(it_product[sold_items], minlength=n_products) > 0,
+        MIN_PRODUCTS if cfg.products is None else n_products,
     )
     listed_sellers = listed_subset(
-        rng.random(n_sellers), np.bincount(it_seller[sold_items], minlength=n_sellers) > 0, MIN_SELLERS
+        rng.random(n_sellers),
+        np.bincount(it_seller[sold_items], minlength=n_sellers) > 0,
+        MIN_SELLERS if cfg.sellers is None else n_sellers,
     )
     null_cat = np.zeros(n_products, dtype=bool)
     k = messy_count(mrng, listed_products.size, MESSY_NULL_CATEGORY * messy)
@@ -773,7 +930,7 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     if k:
         null_dim[mrng.choice(listed_products, size=k, replace=False)] = True
     perm = listed_products[np.argsort(product_key[listed_products], kind="stable")]
-    cat_names = [c.name for c in cat.CATEGORIES]
+    cat_names = [c.name for c in categories]
     tables["olist_products_dataset.csv"] = pa.table(
         {
             "product_id": ids_to_arrow(product_ids[perm]),

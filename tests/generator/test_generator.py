@@ -114,6 +114,27 @@ def test_same_seed_gives_byte_identical_files_and_other_seed_differs(tmp_path):
     assert first[TRANSLATION] == other[TRANSLATION]
 
 
+# sha256 of each file of `retail-intel generate --orders 2000 --seed 7`, computed before the
+# shape options and presets were added: at the defaults they must not change a byte. (A new
+# numpy or DuckDB release that changed a random stream or the CSV writer would show here too.)
+GOLDEN_2000_SEED_7 = {
+    "olist_customers_dataset.csv": "4b4b266420a6169aba64be22f05ef13ee3a3cf1a09bd7b84341b052e4a28cf16",
+    "olist_geolocation_dataset.csv": "5d94ffb911376264c567091059873eb1497d8ec54c5f4cb8e065936d0e0345e3",
+    "olist_order_items_dataset.csv": "54298c42c35c49077a30235203602c487d2e6c6a10d797255f0edc3e084e0f15",
+    "olist_order_payments_dataset.csv": "716cf98c532689fb6b86116e6ff1d956157a1190257259dd98b5746b564ec977",
+    "olist_order_reviews_dataset.csv": "d447f14948540ac4389c82089a46776ff9b0bd4847e5ae37725467ac05988f9a",
+    "olist_orders_dataset.csv": "857bc32207d31907d49e31524f2890417b25a858237feb34fb0ae5bbe3ca046f",
+    "olist_products_dataset.csv": "4f0857495d4666ab456cce89cf5098c714f6f4a740ba9c389eb439e7448ce3e2",
+    "olist_sellers_dataset.csv": "41ccc74da707c1376bed3d2a5f903ada7a76593f5ef2b94fb8fe77f0be84281e",
+    "product_category_name_translation.csv": "1fe1e2f4a52437212928c67eea43471c8065ae4698b609a80ce005fd509e1f55",
+}
+
+
+def test_default_configuration_keeps_its_golden_bytes(tmp_path):
+    generate(GeneratorConfig(orders=2_000, seed=7), tmp_path)
+    assert digests(tmp_path) == GOLDEN_2000_SEED_7
+
+
 def test_counts_headers_and_parsing(olist):
     assert set(olist.counts) == {raw.file_name for raw in RAW_FILES}
     assert olist.counts[ORDERS] == 20_000
