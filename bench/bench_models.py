@@ -69,12 +69,12 @@ RECOMMENDER = (
 train = time.perf_counter() - started
 started = time.perf_counter()
 recommendations = result.recommend(marts["customer_rfm"])
-users = result.user_embeddings(marts["customer_rfm"])
-items = result.item_embeddings(marts["products"])
+embeddings = getattr(result.model, "embeddings", None)
+vectors = embeddings(marts["customer_rfm"]) if embeddings else None
 score = time.perf_counter() - started
 table = result.metrics
 row = table.loc[(table["protocol"] == "full_catalog") & (table["segment"] == "all")].set_index("model")["hr_at_10"]
-detail = (f"best epoch {result.chosen['best_epoch']}; HR@10 full catalogue: "
+detail = (f"chosen {result.chosen_name}; HR@10 full catalogue (test): "
           + ", ".join(f"{model} {value:.4f}" for model, value in row.items()))
 print(json.dumps({"train": train, "score": score, "rows": len(recommendations), "detail": detail}))
 """

@@ -1,4 +1,4 @@
-"""Benchmark: the two-tower recommender against its baselines on generated data.
+"""Benchmark: the recommender selection (every candidate, the chosen one) on generated data.
 
     python bench/bench_recommender.py                          # 100K orders, repeat rate 0.03 and 0.2
     python bench/bench_recommender.py --orders 20000 --repeat-rates 0.2 --out results.json
@@ -67,9 +67,9 @@ print(json.dumps({
     "calibration": result.calibration, "split": result.split, "chosen": result.chosen,
     "seconds": {**result.seconds, "train_and_evaluate": total, "score_all_customers": scoring},
     "scored_customers": int(recommendations["customer_unique_id"].nunique()),
-    "lead_over_baselines": result.comparisons.to_dict("records"),
-    "epochs": result.training.epochs, "training_examples": result.training.examples,
-    "device": result.training.device,
+    "lead_over_candidates": result.comparisons.to_dict("records"),
+    "candidates": result.candidates.to_dict("records"),
+    "chosen_name": result.chosen_name, "chosen_reason": result.chosen_reason,
 }))
 """
 )
@@ -83,7 +83,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from ml.recommender.baselines import PopularityScorer
+from ml.recommender.candidates.base import recent_popularity
 from ml.recommender.evaluation import EvaluationTask, metrics_table, run_scorer
 from ml.recommender.features import customer_states
 from ml.recommender.split import purchase_events, split_by_time
@@ -112,7 +112,7 @@ def state_mix(days, weight):
     return score
 
 # A 1-d vector scores every customer the same and is ranked once.
-scorers = {f"window {days} d": PopularityScorer(split.train, catalog, split.validation_start, days).item_scores
+scorers = {f"window {days} d": recent_popularity(split.train, catalog, split.validation_start, days)
            for days in (30, 60, 90)}
 scorers.update({f"half-life {h} d": decayed(h) for h in (14, 30, 60)})
 scorers.update({f"60 d + state x {w}": state_mix(60, w) for w in (0.5, 1.0, 2.0)})
@@ -164,12 +164,18 @@ def main() -> None:
                       prepare_seconds=prepare_seconds)  # fmt: skip
         results.append(result)
         print(f"\n== {arguments.orders:,} orders, repeat rate {repeat_rate}: split {result['split']}")
-        print(f"chosen {result['chosen']}; calibration {result['calibration']}")
+        print(f"chosen {result['chosen_name']}: {result['chosen_reason']}; settings {result['chosen']}")
+        print(f"calibration {result['calibration']}")
+        print(
+            pd.DataFrame(result["candidates"])
+            .drop(columns="family")
+            .to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
         print("seconds " + ", ".join(f"{key} {value:.1f}" for key, value in result["seconds"].items()))
-        print(f"peak RSS {peak_mib:,.0f} MiB; scored {result['scored_customers']:,} customers on {result['device']}")
+        print(f"peak RSS {peak_mib:,.0f} MiB; scored {result['scored_customers']:,} customers")
         print(table(result["metrics"]))
-        print("\ntwo-tower minus each baseline, full catalogue, 95% paired bootstrap interval over test customers")
-        print(leads(result["lead_over_baselines"]))
+        print(f"\n{result['chosen_name']} minus each other candidate, full catalogue, 95% paired bootstrap interval")
+        print(leads(result["lead_over_candidates"]))
         print("\nvalidation window, first-time customers: richer popularity scorers (is there more to learn?)")
         print(pd.DataFrame(result["cold_start_signal"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if arguments.out:

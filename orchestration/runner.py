@@ -128,12 +128,24 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
                 message = user_failure.description or "failed"
                 report.bad_input |= "bad_input" in user_failure.metadata
             else:
-                message = failure.error.message.strip() if failure.error else "failed"
+                message = _error_message(failure.error)
             report.failures.append(f"{event.step_key}: {message}")
             log(f"  FAILED step {event.step_key}: {message}")
     all_keys = {"/".join(key.path) for key in job.asset_layer.executable_asset_keys}
     report.not_run = sorted(all_keys - set(report.materialized))
     return report
+
+
+def _error_message(error) -> str:
+    """The error's message with its causes: Dagster wraps the asset's own exception in a step error
+    whose message says only which op failed."""
+    if error is None:
+        return "failed"
+    parts = []
+    while error is not None:
+        parts.append(error.message.strip().removesuffix(":"))
+        error = error.cause
+    return ": ".join(parts)
 
 
 def _metadata_summary(metadata) -> str:

@@ -196,6 +196,8 @@ def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 1
                 k,
             )
             rows.append({"model": model, "protocol": FULL, "segment": segment, **full, "pairs": float(len(held_out))})
+            if not task.negatives.shape[1]:
+                continue  # no negatives were drawn: the sampled protocol does not apply
             sampled = sampled_metrics(run.ranks[pairs], k)
             rows.append(
                 {"model": model, "protocol": SAMPLED, "segment": segment, "customers": float(len(customers)), **sampled}

@@ -1,16 +1,29 @@
-"""One entry point: split, baselines, two-tower, calibration, evaluation, refit on all data."""
+"""One entry point: every candidate fitted and scored on validation, the best one chosen, all
+of them scored on test, the chosen one refit on all data.
+
+Selection. The validation window mirrors the test window one window earlier: candidates
+learn from what was known before it and are scored on the pairs first bought in it, full
+catalogue, on the same customers. Each candidate's hyper-parameters (its ``grid``) are
+chosen there too, then the candidate with the best selection metric (HR@10, full
+catalogue, all customers) becomes the challenger; a tie goes to the simpler candidate.
+Nothing is chosen on the test window: its figures, for every candidate, with paired
+intervals of the chosen one's lead over each other one, are reported only.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ml.recommender.baselines import ItemKnnScorer, PopularityScorer
-from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
+from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender, default_candidates
+from ml.recommender.candidates.base import RankCalibrator
 from ml.recommender.evaluation import (
     FULL,
+    SAMPLED,
     EvaluationTask,
     ModelRun,
     compare_to_baselines,
@@ -20,21 +33,8 @@ from ml.recommender.evaluation import (
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.frames import isin
 from ml.recommender.metrics import expected_calibration_error
-from ml.recommender.model import PopularityPrior, TwoTowerRecommender
-from ml.recommender.split import (
-    TimeSplit,
-    check_interactions,
-    known_before,
-    purchase_events,
-    sample_customers,
-    split_by_time,
-)
-from ml.recommender.train import TrainingLog, fit_two_tower
+from ml.recommender.split import TimeSplit, check_interactions, known_before, sample_customers, split_by_time
 
-TWO_TOWER = "two_tower"
-GLOBAL_POPULARITY = "global_popularity"
-RECENT_POPULARITY = "recent_popularity"
-ITEM_KNN = "item_knn"
 # Metrics are @10 whatever top_k the recommendations use, so that runs stay comparable.
 EVALUATION_K = 10
 
@@ -74,6 +74,10 @@ class RecommenderConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    # EASE^R learns a dense item x item matrix: above this many bought items it models the most-bought ones.
+    ease_max_items: int = 4_000
+    # Candidate names to leave out (e.g. ("two_tower",) for a quick run); the rest compete.
+    exclude_candidates: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("test_days", "validation_days", "window_days", "top_k", "batch_size", "max_epochs", "patience"):
@@ -91,64 +95,76 @@ class RecommenderConfig:
             raise ValueError("prior_weights must be a non-empty tuple of weights >= 0")
 
 
+class NotEnoughHistory(ValueError):
+    """The data cannot support a validation and a test window: nothing can be evaluated."""
+
+
 @dataclass
 class RecommenderResult:
-    """What a Dagster asset logs: metrics, the final model and how it was obtained.
+    """What a Dagster asset logs: every candidate's figures, the chosen one and why.
 
-    ``metrics``: test window, model x protocol x segment. ``validation_metrics``: the same on
-    the validation window (models trained before it), where choices were made. ``model``:
-    the two-tower refit on all interactions, calibrated, scoring as of the end of the data.
-    ``evaluated_model``: the one the test figures belong to (trained before the validation
-    window, scoring as of the cutoff).
+    ``candidates``: one row per candidate (status chosen / evaluated / stepped_aside /
+    failed, the reason, its chosen hyper-parameters, validation and test HR@10 and NDCG@10).
+    ``metrics`` and ``validation_metrics``: model x protocol x segment on the test and the
+    validation window. ``model``: the chosen candidate refit on all interactions, scoring as
+    of the end of the data; ``evaluated_model``: the same candidate as the test figures
+    saw it (learned before the cutoff). ``comparisons``: the chosen one minus every other
+    candidate on test, with paired bootstrap intervals (``validation_comparisons`` the same
+    on validation). ``not_applicable``: protocol -> why it was not computed.
     """
 
     metrics: pd.DataFrame
     validation_metrics: pd.DataFrame
-    model: TwoTowerRecommender
-    evaluated_model: TwoTowerRecommender
+    candidates: pd.DataFrame
+    chosen_name: str
+    chosen_reason: str
+    model: Any
+    evaluated_model: Any
     calibration: dict[str, float]
     split: dict[str, object]
-    training: TrainingLog
-    refit: TrainingLog
-    chosen: dict[str, object]
     seconds: dict[str, float]
-    prior_search: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # Two-tower minus each baseline on the test window, with paired bootstrap intervals.
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    validation_comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    chosen: dict[str, object] = field(default_factory=dict)
     config: RecommenderConfig = field(default_factory=RecommenderConfig)
 
-    def recommend(
-        self, customers, products=None, top_k: int | None = None, exclude_bought: bool = True
-    ) -> pd.DataFrame:
-        return self.model.recommend(customers, products, top_k or self.config.top_k, exclude_bought)
+    @property
+    def family(self) -> str:
+        return self.model.family
 
-    def user_embeddings(self, customers) -> pd.DataFrame:
-        return self.model.user_embeddings(customers)
-
-    def item_embeddings(self, products=None) -> pd.DataFrame:
-        return self.model.item_embeddings(products)
+    def recommend(self, customers, top_k: int | None = None, exclude_bought: bool = True) -> pd.DataFrame:
+        return self.model.recommend(customers, top_k or self.config.top_k, exclude_bought)
 
     def params(self) -> dict[str, object]:
-        return {**asdict(self.config), **{f"chosen_{key}": value for key, value in self.chosen.items()}}
+        config = {key: value for key, value in asdict(self.config).items()}
+        return {**config, "chosen_candidate": self.chosen_name, **{f"chosen_{k}": v for k, v in self.chosen.items()}}
 
     def flat_metrics(self) -> dict[str, float]:
-        """``<model>.<protocol>.<segment>.<metric>`` for every figure, plus calibration and timings."""
+        """``<model>.<protocol>.<segment>.<metric>`` (test) and ``<model>:validation.<...>`` for every
+        figure, the leads with their intervals, calibration and timings."""
         flat = {}
-        for row in self.metrics.to_dict("records"):
-            for metric, value in row.items():
-                if metric not in ("model", "protocol", "segment") and pd.notna(value):
-                    flat[f"{row['model']}.{row['protocol']}.{row['segment']}.{metric}"] = float(value)
-        if not self.comparisons.empty:
-            for row in self.comparisons.loc[self.comparisons["segment"] == "all"].to_dict("records"):
+        # Validation figures keep four dotted parts (method:validation.protocol.segment.metric),
+        # so that reports lay them out beside the test figures.
+        for suffix, table in (("", self.metrics), (":validation", self.validation_metrics)):
+            for row in table.to_dict("records"):
+                for metric, value in row.items():
+                    if metric not in ("model", "protocol", "segment") and pd.notna(value):
+                        flat[f"{row['model']}{suffix}.{row['protocol']}.{row['segment']}.{metric}"] = float(value)
+        for prefix, table in (("", self.comparisons), ("validation_", self.validation_comparisons)):
+            if table.empty:
+                continue
+            for row in table.loc[table["segment"] == "all"].to_dict("records"):
                 for figure in ("difference", "ci_low", "ci_high"):
-                    flat[f"lead_over_{row['baseline']}.{row['metric']}.{figure}"] = row[figure]
+                    flat[f"{prefix}lead_over_{row['baseline']}.{row['metric']}.{figure}"] = row[figure]
         flat.update({f"calibration.{key}": float(value) for key, value in self.calibration.items()})
         flat.update({f"seconds.{key}": float(value) for key, value in self.seconds.items()})
         return flat
 
     def beats_baselines(self, metrics: tuple[str, ...] = ("hr_at_10", "ndcg_at_10"), significant: bool = False) -> bool:
-        """True when the two-tower is strictly best on every given full-catalog metric for all
-        customers; with ``significant``, only when every paired 95% interval lies above zero."""
+        """True when the chosen candidate is strictly best on test on every given full-catalogue
+        metric for all customers; with ``significant``, only when every paired 95% interval of
+        its lead lies above zero. (It cannot lose on validation: it was chosen there.)"""
         if significant:
             leads = self.comparisons.loc[
                 (self.comparisons["segment"] == "all") & self.comparisons["metric"].isin(metrics)
@@ -156,8 +172,10 @@ class RecommenderResult:
             return bool(len(leads)) and bool((leads["ci_low"] > 0).all())
         table = self.metrics.loc[(self.metrics["protocol"] == FULL) & (self.metrics["segment"] == "all")]
         table = table.set_index("model")
-        others = table.drop(index=TWO_TOWER)
-        return all(table.loc[TWO_TOWER, metric] > others[metric].max() for metric in metrics)
+        others = table.drop(index=self.chosen_name)
+        if others.empty:
+            return False
+        return all(table.loc[self.chosen_name, metric] > others[metric].max() for metric in metrics)
 
 
 def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
@@ -173,62 +191,94 @@ def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame
     return catalog
 
 
-def _baselines(known: pd.DataFrame, catalog: pd.Index, boundary: pd.Timestamp, recent_days: int) -> dict:
-    recent = PopularityScorer(known, catalog, boundary, days=recent_days)
-    return {
-        GLOBAL_POPULARITY: PopularityScorer(known, catalog, boundary).item_scores,
-        RECENT_POPULARITY: recent.item_scores,
-        ITEM_KNN: ItemKnnScorer(known, catalog, fallback=recent).score,
-    }
+def sampled_negatives_possible(
+    history: pd.DataFrame, held_out: pd.DataFrame, catalogue: int, negatives: int
+) -> str | None:
+    """None when every held-out customer has ``negatives`` items they never bought, else why not."""
+    pairs = pd.concat(
+        [
+            history.loc[
+                isin(history["customer_unique_id"], held_out["customer_unique_id"]),
+                ["customer_unique_id", "product_id"],
+            ],
+            held_out[["customer_unique_id", "product_id"]],
+        ]
+    ).drop_duplicates()
+    widest = int(pairs.groupby("customer_unique_id").size().max()) if len(pairs) else 0
+    if catalogue - widest < negatives:
+        return (
+            f"the catalogue has {catalogue} items and a customer bought {widest} of them: fewer than "
+            f"{negatives} never-bought items to sample as negatives"
+        )
+    return None
 
 
-def _validation_choice(
-    split: TimeSplit, catalog_ids: pd.Index, config: RecommenderConfig
-) -> tuple[int, EvaluationTask]:
-    """Recent popularity's window, chosen by HR@10 (then NDCG@10) on the validation window.
+def _task(history, held_out, catalog_ids, config, negatives_reason) -> EvaluationTask:
+    negatives = 0 if negatives_reason else config.sampled_negatives
+    return EvaluationTask.build(history, held_out, catalog_ids, negatives, config.seed)
 
-    The returned task holds the validation customers every later choice is made on: the
-    sample early stopping watches (all of them below ``config.validation_customers``).
+
+def _full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
+    table = metrics_table(task, {"model": run}, EVALUATION_K)
+    row = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")].iloc[0]
+    return float(row[f"hr_at_{EVALUATION_K}"]), float(row[f"ndcg_at_{EVALUATION_K}"])
+
+
+def _recent_days(split: TimeSplit, task: EvaluationTask, catalog: pd.DataFrame, config: RecommenderConfig) -> int:
+    """Recent popularity's window, by HR@10 (then NDCG@10, then the shorter window) on validation.
+
+    Chosen first because every item-based candidate orders the items its scores leave tied
+    (all of them, for a first-time customer) by recent popularity.
     """
-    customers = sample_customers(split.validation, config.validation_customers, config.seed)
-    held_out = split.validation.loc[isin(split.validation["customer_unique_id"], customers)]
-    task = EvaluationTask.build(split.train, held_out, catalog_ids, config.sampled_negatives, config.seed)
-    runs = {
-        days: run_scorer(task, PopularityScorer(split.train, catalog_ids, split.validation_start, days).item_scores)
-        for days in config.recent_days_choices
-    }
-    table = metrics_table(task, {str(days): run for days, run in runs.items()})
-    table = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")]
-    best = table.sort_values(["hr_at_10", "ndcg_at_10"], ascending=False, kind="stable").iloc[0]
-    return int(best["model"]), task
+    from ml.recommender.candidates import RecentPopularity
+
+    scored = []
+    for days in config.recent_days_choices:
+        data = FitData(split.train, split.validation_start, catalog, pd.Series(dtype="object"), None, days)
+        fitted = RecentPopularity((days,)).fit(data, {"days": days})
+        scored.append((*_full_hr(task, run_scorer(task, fitted.scorer(task.customers), EVALUATION_K)), -days, days))
+    return max(scored)[-1]
 
 
-def _choose_prior(
-    model: TwoTowerRecommender, task: EvaluationTask, recent_days: int, config: RecommenderConfig
-) -> tuple[PopularityPrior, pd.DataFrame]:
-    """The prior weight per segment with the best validation HR@10 (then NDCG@10, then the smaller weight).
-
-    The segments are disjoint and HR@10 over all customers is their weighted mean, so the
-    best weight of each segment gives the best pair.
-    """
+def _fit_on_grid(
+    candidate: Candidate, data: FitData, task: EvaluationTask
+) -> tuple[Any, dict[str, Any], ModelRun, pd.DataFrame]:
+    """The candidate fitted with each setting of its grid, scored on validation; the best kept."""
+    best = None
     rows = []
-    for weight in config.prior_weights:
-        model.with_prior(PopularityPrior(recent_days, weight, weight))
-        table = metrics_table(task, {str(weight): run_scorer(task, model.scorer(task.customers), EVALUATION_K)})
-        rows.append(table.loc[table["protocol"] == FULL].assign(weight=weight))
-    model.with_prior(None)
-    tried = pd.concat(rows, ignore_index=True)
-    chosen = {}
-    for segment in ("first_time", "repeat"):
-        candidates = tried.loc[tried["segment"] == segment]
-        if candidates.empty:
-            chosen[segment] = 0.0
-            continue
-        best = candidates.sort_values(
-            ["hr_at_10", "ndcg_at_10", "weight"], ascending=[False, False, True], kind="stable"
-        ).iloc[0]
-        chosen[segment] = float(best["weight"])
-    return PopularityPrior(recent_days, chosen["first_time"], chosen["repeat"]), tried
+    for params in candidate.grid():
+        fitted = candidate.fit(data, params)
+        run = run_scorer(task, fitted.scorer(task.customers), EVALUATION_K)
+        hr, ndcg = _full_hr(task, run)
+        rows.append({"candidate": candidate.name, "params": _describe(params), "hr_at_10": hr, "ndcg_at_10": ndcg})
+        # Ties within the grid go to the earlier (more regularised or smaller) setting.
+        if best is None or (hr, ndcg) > best[0]:
+            best = ((hr, ndcg), fitted, params, run)
+    return best[1], best[2], best[3], pd.DataFrame(rows)
+
+
+def _describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items() if isinstance(v, int | float | str)) or "-"
+
+
+def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:
+    """The candidate with the best ``metric``; a tie (equal to 1e-12) goes to the simpler one."""
+    scored = table.loc[table[metric].notna()]
+    if scored.empty:
+        raise ValueError("no candidate could be evaluated on the validation window")
+    ranked = scored.assign(_value=scored[metric].round(12), _simple=scored["candidate"].map(simplicity)).sort_values(
+        ["_value", "_simple"], ascending=[False, True], kind="stable"
+    )
+    best = ranked.iloc[0]
+    tied = ranked.loc[(ranked["_value"] == best["_value"]) & (ranked["candidate"] != best["candidate"])]
+    others = ranked.loc[ranked["_value"] < best["_value"]]
+    reason = f"best {metric.replace('validation_', '')} on validation ({best[metric]:.4f})"
+    if len(others):
+        runner_up = others.iloc[0]
+        reason += f", ahead of {runner_up['candidate']} ({runner_up[metric]:.4f})"
+    if len(tied):
+        reason += f"; tied with {', '.join(tied['candidate'])}, and simpler"
+    return str(best["candidate"]), reason
 
 
 def train_and_evaluate(
@@ -237,13 +287,15 @@ def train_and_evaluate(
     products: pd.DataFrame,
     orders: pd.DataFrame | None = None,
     config: RecommenderConfig | None = None,
+    candidates: list[Candidate] | None = None,
 ) -> RecommenderResult:
-    """Evaluate the two-tower model against the baselines on a time split, then refit it on everything.
+    """Select a recommender on validation, report every candidate on test, refit the chosen one.
 
     ``interactions``, ``customers``, ``products`` and ``orders`` are the marts
     user_item_interactions, customer_rfm, products and (optional) orders. Only the state is
     read from customers and only static attributes from products; everything else is
-    rebuilt from the interactions and orders before each boundary.
+    rebuilt from the interactions and orders before each boundary. A candidate that does
+    not apply to the data, or fails, steps aside with the reason; the others go on.
     """
     config = config or RecommenderConfig()
     check_interactions(interactions)
@@ -251,82 +303,130 @@ def train_and_evaluate(
     catalog_ids = pd.Index(catalog["product_id"])
     states = customer_states(customers)
     orders = None if orders is None else check_orders(orders)
-    split = split_by_time(interactions, config.test_days, config.validation_days)
+    try:
+        split = split_by_time(interactions, config.test_days, config.validation_days)
+    except ValueError as error:
+        raise NotEnoughHistory(str(error)) from error
     if split.validation.empty or split.test.empty:
-        raise ValueError(f"the validation or test window is empty: {split.summary()}")
+        raise NotEnoughHistory(f"the validation or test window is empty: {split.summary()}")
+    candidates = [c for c in (candidates or default_candidates(config)) if c.name not in config.exclude_candidates]
     seconds: dict[str, float] = {}
+    not_applicable: dict[str, str] = {}
 
     clock = time.perf_counter()
-    recent_days, validation_task = _validation_choice(split, catalog_ids, config)
-    trained, training_log = fit_two_tower(
-        split.train, split.validation_start, states, catalog, orders, config, validation=split.validation
+    sample = sample_customers(split.validation, config.validation_customers, config.seed)
+    validation_held_out = split.validation.loc[isin(split.validation["customer_unique_id"], sample)]
+    reasons = [
+        sampled_negatives_possible(split.train, validation_held_out, len(catalog), config.sampled_negatives),
+        sampled_negatives_possible(split.history, split.test, len(catalog), config.sampled_negatives),
+    ]
+    negatives_reason = next((reason for reason in reasons if reason), None)
+    if negatives_reason:
+        not_applicable[SAMPLED] = negatives_reason
+    validation_task = _task(split.train, validation_held_out, catalog_ids, config, negatives_reason)
+    test_task = _task(split.history, split.test, catalog_ids, config, negatives_reason)
+    recent_days = _recent_days(split, validation_task, catalog, config)
+    train_data = FitData(
+        split.train, split.validation_start, catalog, states, orders, recent_days, split.validation, config.seed
     )
-    seconds["train"] = training_log.seconds
+    history_data = FitData(split.history, split.cutoff, catalog, states, orders, recent_days, None, config.seed)
+    shape = DataShape.of(split.train, len(catalog))
 
-    # The prior, the calibration and the validation table, from the model as of the validation start.
-    prior, prior_search = _choose_prior(trained, validation_task, recent_days, config)
-    trained.with_prior(prior)
-    validation_ranked = trained.ranked(validation_task.customers, top_k=config.calibration_depth)
-    calibrator = IsotonicCalibrator().fit(
-        validation_ranked["log_softmax"].to_numpy(), label_recommendations(validation_ranked, split.validation)
-    )
-    validation_runs = {
-        TWO_TOWER: run_scorer(validation_task, trained.scorer(validation_task.customers), EVALUATION_K),
-        **{
-            name: run_scorer(validation_task, scorer, EVALUATION_K)
-            for name, scorer in _baselines(split.train, catalog_ids, split.validation_start, recent_days).items()
-        },
-    }
+    rows, validated, validation_runs, grids = [], {}, {}, []
+    for candidate in candidates:
+        row = {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
+        reason = candidate.applies_to(shape)
+        if reason:
+            rows.append({**row, "status": "stepped_aside", "reason": reason})
+            continue
+        started = time.perf_counter()
+        try:
+            fitted, params, run, grid = _fit_on_grid(candidate, train_data, validation_task)
+        except Exception as error:  # one candidate's failure is reported, and the others go on
+            rows.append({**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"})
+            continue
+        seconds[f"validation.{candidate.name}"] = time.perf_counter() - started
+        validated[candidate.name] = (candidate, fitted, params)
+        validation_runs[candidate.name] = run
+        grids.append(grid)
+        hr, ndcg = _full_hr(validation_task, run)
+        rows.append(
+            {**row, "params": _describe(fitted.params), "validation_hr_at_10": hr, "validation_ndcg_at_10": ndcg}
+        )
+    table = pd.DataFrame(rows)
+    for column in ("params", "validation_hr_at_10", "validation_ndcg_at_10"):
+        if column not in table.columns:
+            table[column] = np.nan
+    if not validated:
+        raise ValueError(
+            f"no recommender candidate could be evaluated: {table[['candidate', 'reason']].to_dict('records')}"
+        )
+    chosen_name, chosen_reason = choose(table, {c.name: c.simplicity for c in candidates})
     validation_metrics = metrics_table(validation_task, validation_runs, EVALUATION_K)
-    seconds["validation"] = time.perf_counter() - clock - seconds["train"]
+    validation_comparisons = compare_to_baselines(
+        validation_task, validation_runs, chosen_name, EVALUATION_K, seed=config.seed
+    )
+    seconds["validation"] = time.perf_counter() - clock
 
-    # Test: the same network, with features and baselines as of the cutoff.
     clock = time.perf_counter()
-    evaluated = trained.with_calibrator(calibrator).rebased(
-        split.cutoff, purchase_events(split.history), orders, states, catalog
-    )
-    task = EvaluationTask.build(split.history, split.test, catalog_ids, config.sampled_negatives, config.seed)
-    scoring_started = time.perf_counter()
-    runs: dict[str, ModelRun] = {TWO_TOWER: run_scorer(task, evaluated.scorer(task.customers), EVALUATION_K)}
-    seconds["test_scoring_two_tower"] = time.perf_counter() - scoring_started
-    for name, scorer in _baselines(split.history, catalog_ids, split.cutoff, recent_days).items():
-        runs[name] = run_scorer(task, scorer, EVALUATION_K)
-    metrics = metrics_table(task, runs, EVALUATION_K)
-    comparisons = compare_to_baselines(task, runs, TWO_TOWER, EVALUATION_K, seed=config.seed)
-    test_ranked = evaluated.recommend(task.customers, top_k=config.top_k)
+    tested, test_runs = {}, {}
+    for name, (candidate, fitted, params) in validated.items():
+        started = time.perf_counter()
+        model = (
+            candidate.fit(history_data, params)
+            if getattr(candidate, "retrain_for_test", True)
+            else fitted.rebased(history_data)
+        )
+        if isinstance(model, ItemBasedRecommender):
+            model.with_calibrator(RankCalibrator().fit(validation_runs[name].recommendations, split.validation))
+        tested[name] = model
+        test_runs[name] = run_scorer(test_task, model.scorer(test_task.customers), EVALUATION_K)
+        seconds[f"test.{name}"] = time.perf_counter() - started
+    metrics = metrics_table(test_task, test_runs, EVALUATION_K)
+    comparisons = compare_to_baselines(test_task, test_runs, chosen_name, EVALUATION_K, seed=config.seed)
+    test_figures = metrics.loc[(metrics["protocol"] == FULL) & (metrics["segment"] == "all")].set_index("model")
+    table["test_hr_at_10"] = table["candidate"].map(test_figures["hr_at_10"])
+    table["test_ndcg_at_10"] = table["candidate"].map(test_figures["ndcg_at_10"])
+    table.loc[table["candidate"] == chosen_name, "status"] = "chosen"
+    table.loc[table["candidate"] == chosen_name, "reason"] = chosen_reason
+    evaluated = tested[chosen_name]
+    test_ranked = evaluated.recommend(test_task.customers, config.top_k)
     calibration = expected_calibration_error(
-        test_ranked["probability"].to_numpy(), label_recommendations(test_ranked, split.test)
+        test_ranked["probability"].fillna(0.0).to_numpy(), _bought(test_ranked, split.test)
     )
-    seconds["test_evaluation"] = time.perf_counter() - clock
+    seconds["test"] = time.perf_counter() - clock
 
-    final, refit_log = fit_two_tower(
-        known_before(interactions, split.end),
-        split.end,
-        states,
-        catalog,
-        orders,
-        config,
-        schedule=training_log.schedule(),
+    clock = time.perf_counter()
+    candidate, fitted, params = validated[chosen_name]
+    all_data = FitData(
+        known_before(interactions, split.end), split.end, catalog, states, orders, recent_days, None, config.seed
     )
-    final.with_calibrator(calibrator).with_prior(prior)
-    seconds["refit"] = refit_log.seconds
+    final = candidate.fit(all_data, fitted.params)
+    if isinstance(final, ItemBasedRecommender):
+        final.with_calibrator(evaluated.calibrator)
+    seconds["refit"] = time.perf_counter() - clock
     return RecommenderResult(
         metrics=metrics,
         validation_metrics=validation_metrics,
+        candidates=table,
+        chosen_name=chosen_name,
+        chosen_reason=chosen_reason,
         model=final,
         evaluated_model=evaluated,
         calibration=calibration,
         split=split.summary(),
-        training=training_log,
-        refit=refit_log,
+        seconds=seconds,
+        comparisons=comparisons,
+        validation_comparisons=validation_comparisons,
+        not_applicable=not_applicable,
         chosen={
             "recent_days": recent_days,
-            "best_epoch": training_log.best_epoch,
-            "prior_weight_first_time": prior.first_time,
-            "prior_weight_repeat": prior.repeat,
+            **{k: v for k, v in fitted.params.items() if isinstance(v, int | float | str)},
         },
-        prior_search=prior_search,
-        comparisons=comparisons,
-        seconds=seconds,
         config=config,
     )
+
+
+def _bought(ranked: pd.DataFrame, held_out: pd.DataFrame) -> np.ndarray:
+    bought = pd.MultiIndex.from_frame(held_out[["customer_unique_id", "product_id"]])
+    return pd.MultiIndex.from_frame(ranked[["customer_unique_id", "product_id"]]).isin(bought).astype("float64")

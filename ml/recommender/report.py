@@ -18,24 +18,34 @@ def _section(metrics: pd.DataFrame, protocol: str, segment: str) -> str:
 
 
 def evaluation_report(result) -> str:
-    """Test figures per protocol and segment, validation choices and calibration, each labelled."""
+    """Every candidate on validation and test, which one was chosen and why, each figure labelled."""
     split = result.split
+    candidates = result.candidates.drop(columns="family")
     lines = [
-        "# Two-tower recommender: evaluation",
+        "# Recommender: candidates, selection and evaluation",
         "",
-        f"Test window {split['cutoff']} to {split['end']} ({split['test_customers']} customers); "
-        f"validation window from {split['validation_start']}. Baselines are fitted on the same data before the cutoff.",
+        f"Validation window {split['validation_start']} to {split['cutoff']}: every candidate learns from the "
+        f"data before it and is scored there; the selection is made there. Test window {split['cutoff']} to "
+        f"{split['end']} ({split['test_customers']} customers): every candidate learns from the data before "
+        "it; its figures are reported, never chosen on.",
+        "",
+        f"**Chosen: {result.chosen_name}**, {result.chosen_reason}.",
+        "",
+        candidates.to_markdown(index=False, floatfmt=".4f"),
         "",
     ]
+    for protocol, reason in result.not_applicable.items():
+        lines += [f"Protocol {protocol} not applicable: {reason}.", ""]
     for protocol, title in (
         (FULL, "Full catalogue (every product ranked, already-bought excluded)"),
         (SAMPLED, "Sampled: the held-out item among 99 random items the customer never bought (flatters every model)"),
     ):
         for segment in ("all", "repeat", "first_time"):
             if ((result.metrics["protocol"] == protocol) & (result.metrics["segment"] == segment)).any():
-                heading = f"## {title}: {segment.replace('_', '-')} customers"
+                heading = f"## Test, {title}: {segment.replace('_', '-')} customers"
                 lines += [heading, "", _section(result.metrics, protocol, segment), ""]
-    lines += _comparison_section(result.comparisons)
+    lines += _comparison_section(result.comparisons, result.chosen_name, "test window")
+    lines += _comparison_section(result.validation_comparisons, result.chosen_name, "validation window")
     lines += [
         "## Chosen on the validation window",
         "",
@@ -49,8 +59,8 @@ def evaluation_report(result) -> str:
     return "\n".join(lines)
 
 
-def _comparison_section(comparisons: pd.DataFrame) -> list[str]:
-    """Two-tower minus each baseline, full catalogue, with the 95% paired bootstrap interval."""
+def _comparison_section(comparisons: pd.DataFrame, chosen: str, window: str) -> list[str]:
+    """The chosen candidate minus each other one, full catalogue, with the 95% paired bootstrap interval."""
     if comparisons.empty:
         return []
     table = comparisons.assign(
@@ -61,9 +71,9 @@ def _comparison_section(comparisons: pd.DataFrame) -> list[str]:
         ]
     ).pivot_table(index=["segment", "baseline"], columns="metric", values="lead", aggfunc="first", sort=False)
     return [
-        "## Two-tower minus each baseline (full catalogue, test window)",
+        f"## {chosen} minus each other candidate (full catalogue, {window})",
         "",
-        "Mean per-customer difference and 95% paired bootstrap interval over the test customers; "
+        f"Mean per-customer difference and 95% paired bootstrap interval over the {window}'s customers; "
         "`*` marks an interval that excludes zero. An interval across zero is a tie at this sample size.",
         "",
         table.to_markdown(),

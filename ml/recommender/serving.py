@@ -1,9 +1,14 @@
-"""Real-time scoring from precomputed tower outputs: numpy only, about a millisecond per request.
+"""Real-time scoring of one customer in context, whatever family the champion is.
 
-``VectorScorer.from_model`` runs the champion's towers once (every known customer, one
-cold-start vector per state, every item); a request is then one matrix-vector product. The
-scores equal ``TwoTowerRecommender.recommend``'s (tested): user . item / temperature + item
-bias + the popularity prior's weight x log recent buyers.
+``realtime_scorer(model, customers)`` gives the champion's scorer: for the two-tower a
+``VectorScorer``, which runs the towers once (every known customer, one cold-start vector
+per state, every item) so that a request is one matrix-vector product whose scores equal
+``TwoTowerRecommender.recommend``'s (tested): user . item / temperature + item bias + the
+popularity prior's weight x log recent buyers. For an item-based champion (popularity,
+item-kNN, EASE^R, ALS) a ``HistoryScorer``, which scores the customer's history plus the
+context items with the model's own ``score_history``, the computation of its batch lists.
+Both answer ``recommend`` (top-K and whether it is a cold start) and ``similarity`` (of
+every item to one item, for similar products).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml.recommender.candidates import ItemBasedRecommender, TwoTowerFitted
 from ml.recommender.features import UNKNOWN
 from ml.recommender.frames import isin
 from ml.recommender.model import TwoTowerRecommender
@@ -73,6 +79,11 @@ class VectorScorer:
     def knows(self, customer_id: str) -> bool:
         return self.customer_ids.get_indexer([customer_id])[0] >= 0
 
+    def similarity(self, position: int) -> np.ndarray:
+        """Cosine similarity of every item's vector to the item at ``position``."""
+        norms = np.maximum(np.linalg.norm(self.item_vectors, axis=1), 1e-12)
+        return (self.item_vectors @ self.item_vectors[position]) / (norms * norms[position])
+
     def recommend(
         self,
         customer_id: str | None,
@@ -120,3 +131,61 @@ class VectorScorer:
             }
         )
         return frame, not has_history
+
+
+@dataclass
+class HistoryScorer:
+    """Real-time scoring with an item-based model: the customer's history plus the context items."""
+
+    model: ItemBasedRecommender
+    product_ids: pd.Index
+
+    @classmethod
+    def from_model(cls, model: ItemBasedRecommender) -> HistoryScorer:
+        return cls(model, pd.Index(model.catalog_ids.astype(str)))
+
+    def knows(self, customer_id: str) -> bool:
+        return self.model.customers.get_indexer([customer_id])[0] >= 0
+
+    def similarity(self, position: int) -> np.ndarray:
+        """The model's scores for a customer who bought only that item (item-kNN: its similarities)."""
+        return self.model.score_history(np.array([position]))
+
+    def recommend(
+        self,
+        customer_id: str | None,
+        state: str | None,
+        context_products: list[str],
+        top_k: int,
+        exclude_bought: bool = True,
+    ) -> tuple[pd.DataFrame, bool]:
+        """Top-K for one customer in context; also whether it is a cold start (no purchase history).
+
+        Context items count as bought for scoring (a serving-time heuristic, not evaluated
+        offline: the data has no views) and are not recommended back. ``state`` is unused:
+        these models know customers by their purchases only.
+        """
+        bought = self.model.bought_positions(customer_id) if customer_id else np.empty(0, dtype="int64")
+        context = self.product_ids.get_indexer(pd.Index(context_products, dtype="object"))
+        context = context[context >= 0]
+        scores = self.model.score_history(np.concatenate([bought, context]))
+        excluded = np.concatenate([context, bought]) if exclude_bought else context
+        scores[excluded.astype("int64")] = -np.inf
+        count = min(top_k, int(np.isfinite(scores).sum()))
+        order = np.lexsort((np.arange(scores.size), -scores))[:count]
+        ranks = np.arange(1, count + 1, dtype="int64")
+        calibrator = self.model.calibrator
+        probability = calibrator.predict(ranks) if calibrator is not None else np.full(count, np.nan)
+        frame = pd.DataFrame(
+            {"product_id": self.product_ids[order], "rank": ranks, "score": scores[order], "probability": probability}
+        )
+        return frame, bought.size == 0
+
+
+def realtime_scorer(model, customers: pd.DataFrame) -> VectorScorer | HistoryScorer:
+    """The real-time scorer of a fitted champion (as returned by ``RegisteredRecommender.for_data``)."""
+    if isinstance(model, TwoTowerFitted):
+        return VectorScorer.from_model(model.network, customers)
+    if isinstance(model, ItemBasedRecommender):
+        return HistoryScorer.from_model(model)
+    raise TypeError(f"no real-time scorer for a {type(model).__name__}")

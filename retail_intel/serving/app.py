@@ -312,12 +312,12 @@ def create_app(settings: Settings, refresh_seconds: float = 10.0) -> FastAPI:
 
     @app.get("/v1/products/{product_id}/similar", response_model=Similar)
     def similar(request: Request, product_id: ProductId, k: K = 10) -> Similar:
-        """Nearest products by cosine similarity of the champion's item embeddings."""
+        """Nearest products by the champion: cosine similarity of its item vectors, or its item-to-item scores."""
         snapshot = service.snapshot()
         position = snapshot.item_ids.get_indexer([product_id])[0]
         if position < 0:
             raise HTTPException(404, f"unknown product_id {product_id!r}")
-        similarity = snapshot.item_vectors @ snapshot.item_vectors[position]
+        similarity = snapshot.scorer.similarity(position).astype("float64")
         similarity[position] = -np.inf
         top = np.argsort(-similarity, kind="stable")[:k]
         items = [

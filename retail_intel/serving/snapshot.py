@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from ml.recommender.registered import RegisteredRecommender
-from ml.recommender.serving import VectorScorer
+from ml.recommender.serving import HistoryScorer, VectorScorer, realtime_scorer
 from ml.registry import CHAMPION, ModelRegistry
 from retail_intel.settings import Settings
 from retail_intel.warehouse import postgres_connect
@@ -90,7 +89,7 @@ def warehouse_signature(settings: Settings) -> str:
 class Snapshot:
     model_name: str
     model_version: str  # the registry's champion, "<registered name>/<version>": real time and similar items
-    scorer: VectorScorer  # the champion's towers, run once over today's customers and catalogue
+    scorer: VectorScorer | HistoryScorer  # the champion's real-time scorer over today's customers and catalogue
     lists: dict[str, list[tuple]]  # customer -> (product_id, score, probability, category), best first
     lists_version: str  # the version that wrote ml.recommendations
     categories: dict[str, str]  # product_id -> category
@@ -98,7 +97,6 @@ class Snapshot:
     segments: pd.DataFrame  # indexed by customer_unique_id
     forecast: pd.DataFrame
     item_ids: pd.Index
-    item_vectors: np.ndarray  # unit rows
     warehouse_signature: str
     loaded_at: float
 
@@ -112,7 +110,7 @@ class Snapshot:
             raise NotReady(f"{model_name} has no champion in the registry: run `retail-intel run` first")
         registered: RegisteredRecommender = registry.load(model_name, version)
         model = registered.for_data(frames["interactions"], frames["customers"], frames["products"], frames["orders"])
-        scorer = VectorScorer.from_model(model, frames["customers"])
+        scorer = realtime_scorer(model, frames["customers"])
         recommendations = frames["recommendations"].sort_values(["customer_unique_id", "rank"], ignore_index=True)
         products = frames["products"].set_index("product_id")
         categories = products["category"].to_dict()
@@ -123,7 +121,6 @@ class Snapshot:
         ):
             lists.setdefault(customer, []).append((product, score, probability, categories.get(product)))
         versions = recommendations["model_version"].unique()
-        vectors = scorer.item_vectors / np.maximum(np.linalg.norm(scorer.item_vectors, axis=1, keepdims=True), 1e-12)
         return cls(
             model_name=model_name,
             model_version=f"{model_name}/{version}",
@@ -135,7 +132,6 @@ class Snapshot:
             segments=frames["segments"].set_index("customer_unique_id"),
             forecast=frames["forecast"].sort_values("date", ignore_index=True),
             item_ids=scorer.product_ids,
-            item_vectors=vectors,
             warehouse_signature=signature,
             loaded_at=time.time(),
         )

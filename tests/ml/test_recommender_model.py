@@ -1,7 +1,8 @@
-"""The two-tower recommender end to end on a small generated Olist set built into marts."""
+"""The recommender selection and the two-tower network end to end on a small generated Olist set built into marts."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 
@@ -62,19 +63,33 @@ def marts(tmp_path_factory) -> dict[str, pd.DataFrame]:
         }
 
 
+ALL_CANDIDATES = {"global_popularity", "recent_popularity", "item_knn", "ease", "als", "two_tower"}
+
+
 @pytest.fixture(scope="module")
-def result(marts):
+def selection(marts):
+    """Every candidate competes."""
     return train_and_evaluate(
         marts["user_item_interactions"], marts["customer_rfm"], marts["products"], marts["orders"], CONFIG
     )
 
 
-def test_metrics_table_covers_every_model_protocol_and_segment(result):
+@pytest.fixture(scope="module")
+def result(marts):
+    """The two-tower alone, so that the network's own behaviour is tested whatever the selection picks."""
+    config = dataclasses.replace(CONFIG, exclude_candidates=tuple(ALL_CANDIDATES - {"two_tower"}))
+    return train_and_evaluate(
+        marts["user_item_interactions"], marts["customer_rfm"], marts["products"], marts["orders"], config
+    )
+
+
+def test_metrics_table_covers_every_candidate_protocol_and_segment(selection):
+    result = selection
     table = result.metrics
-    assert set(table["model"]) == {"two_tower", "global_popularity", "recent_popularity", "item_knn"}
+    assert set(table["model"]) == ALL_CANDIDATES
     assert set(table["protocol"]) == {"full_catalog", "sampled_100"}
     assert set(table["segment"]) == {"all", "repeat", "first_time"}
-    assert len(table) == 4 * 2 * 3
+    assert len(table) == 6 * 2 * 3
     figures = table[["hr_at_1", "hr_at_10", "ndcg_at_10", "mrr_at_10"]]
     assert ((figures >= 0) & (figures <= 1)).all().all()
     assert (table["hr_at_1"] <= table["hr_at_10"]).all()
@@ -90,25 +105,45 @@ def test_metrics_table_covers_every_model_protocol_and_segment(result):
     assert result.chosen["recent_days"] in CONFIG.recent_days_choices
     flat = result.flat_metrics()
     assert "two_tower.full_catalog.all.hr_at_10" in flat and "calibration.ece" in flat
-    assert result.params()["chosen_best_epoch"] == result.training.best_epoch
+    assert "item_knn:validation.full_catalog.all.hr_at_10" in flat
+    assert result.params()["chosen_candidate"] == result.chosen_name
+
+
+def test_selection_picks_the_best_on_validation_and_reports_every_candidate_on_test(selection):
+    table = selection.candidates.set_index("candidate")
+    assert set(table.index) == ALL_CANDIDATES
+    assert (table["status"] == "chosen").sum() == 1
+    chosen = table.loc[selection.chosen_name]
+    assert chosen["status"] == "chosen"
+    # Never worse on validation than any candidate, baselines included.
+    assert chosen["validation_hr_at_10"] == table["validation_hr_at_10"].max()
+    assert table["test_hr_at_10"].notna().all() and table["validation_hr_at_10"].notna().all()
+    validation = selection.validation_metrics
+    figures = validation.loc[(validation["protocol"] == "full_catalog") & (validation["segment"] == "all")]
+    assert figures.set_index("model")["hr_at_10"].to_dict() == pytest.approx(table["validation_hr_at_10"].to_dict())
+    # The chosen one is compared with every other candidate, on both windows.
+    others = ALL_CANDIDATES - {selection.chosen_name}
+    assert set(selection.comparisons["baseline"]) == others
+    assert set(selection.validation_comparisons["baseline"]) == others
+    assert selection.model.family == selection.chosen_name
 
 
 def test_evaluated_model_knows_nothing_from_the_cutoff_on(result, marts):
     split = split_by_time(marts["user_item_interactions"], CONFIG.test_days, CONFIG.validation_days)
-    evaluated = result.evaluated_model
+    evaluated = result.evaluated_model.network
     assert evaluated.reference_time == split.cutoff
     assert (evaluated.events["purchased_at"] < split.cutoff).all()
     assert (evaluated.orders["purchased_at"] < split.cutoff).all()
     # The network itself was trained before the validation window.
-    assert result.training.windows >= 1
+    assert result.evaluated_model.training.windows >= 1
     assert result.split["validation_start"] == str(split.validation_start)
-    assert result.model.reference_time == split.end
+    assert result.model.network.reference_time == split.end
 
 
 def test_calibrated_probabilities_lie_in_unit_interval(result, marts):
     assert 0 <= result.calibration["ece"] <= 1
     customers = marts["customer_rfm"].head(50)
-    recommendations = recommend(result.model, customers)
+    recommendations = recommend(result.model.network, customers)
     assert recommendations["probability"].between(0, 1).all()
     assert list(recommendations.columns) == ["customer_unique_id", "product_id", "rank", "score", "probability"]
 
@@ -117,7 +152,7 @@ def test_exactly_k_per_customer_and_bought_items_excluded(result, marts):
     interactions = marts["user_item_interactions"]
     buyers = interactions["customer_unique_id"].value_counts()
     customers = pd.DataFrame({"customer_unique_id": buyers.index[:30]})  # the most items bought first
-    recommendations = recommend(result.model, customers, top_k=10)
+    recommendations = recommend(result.model.network, customers, top_k=10)
     assert (recommendations.groupby("customer_unique_id").size() == 10).all()
     assert recommendations["customer_unique_id"].nunique() == 30
     assert (recommendations.groupby("customer_unique_id")["rank"].apply(list) == [list(range(1, 11))] * 30).all()
@@ -126,13 +161,13 @@ def test_exactly_k_per_customer_and_bought_items_excluded(result, marts):
     pairs = set(zip(recommendations["customer_unique_id"], recommendations["product_id"], strict=True))
     assert not pairs & owned
     # Asked to keep them, the model may recommend what a customer already has.
-    kept = recommend(result.model, customers, top_k=10, exclude_bought=False)
+    kept = recommend(result.model.network, customers, top_k=10, exclude_bought=False)
     assert (kept.groupby("customer_unique_id").size() == 10).all()
 
 
 def test_one_pass_window_figures_equal_the_score_matrix(result, marts):
     """Early stopping's single pass (top 10 and log-likelihood) against a direct computation."""
-    model = _with_prior(result.evaluated_model, PopularityPrior(days=60, first_time=1.0, repeat=0.5))
+    model = _with_prior(result.evaluated_model.network, PopularityPrior(days=60, first_time=1.0, repeat=0.5))
     split = split_by_time(marts["user_item_interactions"], CONFIG.test_days, CONFIG.validation_days)
     held_out = split.test.drop_duplicates(["customer_unique_id", "product_id"]).head(80)
     customers = pd.Index(np.sort(held_out["customer_unique_id"].unique()))
@@ -159,7 +194,7 @@ def test_a_small_catalogue_gives_fewer_than_k(result, marts):
     small = pd.concat(
         [products[products["product_id"].isin(bought)], products[~products["product_id"].isin(bought)].head(3)]
     )
-    recommendations = recommend(result.model, pd.Series([customer]), small, top_k=10)
+    recommendations = recommend(result.model.network, pd.Series([customer]), small, top_k=10)
     assert len(recommendations) == 3
     assert not set(recommendations["product_id"]) & bought
 
@@ -167,11 +202,13 @@ def test_a_small_catalogue_gives_fewer_than_k(result, marts):
 def test_cold_start_customers_get_recommendations(result):
     cold = pd.DataFrame({"customer_unique_id": ["never-seen-1", "never-seen-2", "never-seen-3"],
                          "customer_state": ["SP", "RJ", None]})  # fmt: skip
-    recommendations = recommend(result.model, cold, top_k=5)
+    recommendations = recommend(result.model.network, cold, top_k=5)
     assert (recommendations.groupby("customer_unique_id").size() == 5).all()
     assert recommendations["customer_unique_id"].nunique() == 3
     # A state moves a newcomer's list; no history means the same list for the same state.
-    twin = recommend(result.model, pd.DataFrame({"customer_unique_id": ["twin"], "customer_state": ["SP"]}), top_k=5)
+    twin = recommend(
+        result.model.network, pd.DataFrame({"customer_unique_id": ["twin"], "customer_state": ["SP"]}), top_k=5
+    )
     first = recommendations.loc[recommendations["customer_unique_id"] == "never-seen-1"]
     assert list(twin["product_id"]) == list(first["product_id"])
 
@@ -186,9 +223,9 @@ def test_popularity_prior_weights_each_segment_separately(result, marts):
     events = purchase_events(marts["user_item_interactions"])
     repeat = customers.loc[customers["customer_unique_id"].isin(events["customer_unique_id"]), ["customer_unique_id"]]
     cold = pd.DataFrame({"customer_unique_id": ["never-seen"], "customer_state": ["SP"]})
-    network_alone = _with_prior(result.model, None)
+    network_alone = _with_prior(result.model.network, None)
     # A huge first-time weight makes a newcomer's list recent popularity's; weight 0 leaves repeat customers alone.
-    strong = _with_prior(result.model, PopularityPrior(days=60, first_time=1_000.0, repeat=0.0))
+    strong = _with_prior(result.model.network, PopularityPrior(days=60, first_time=1_000.0, repeat=0.0))
     recent = strong.prior.item_log_buyers(strong.events, strong.reference_time, pd.Index(strong.products["product_id"]))
     counts = pd.Series(recent, index=strong.products["product_id"])
     newcomer = strong.recommend(cold, top_k=5)
@@ -201,13 +238,13 @@ def test_popularity_prior_weights_each_segment_separately(result, marts):
     chosen = result.params()
     assert chosen["chosen_prior_weight_first_time"] in CONFIG.prior_weights
     assert chosen["chosen_prior_weight_repeat"] in CONFIG.prior_weights
-    assert set(result.prior_search["weight"]) == set(CONFIG.prior_weights)
+    assert set(result.evaluated_model.prior_search["weight"]) == set(CONFIG.prior_weights)
 
 
 def test_embeddings_frames(result, marts):
     customers = marts["customer_rfm"].head(20)
     # A non-zero prior, so that the embeddings must carry it to reproduce the scores.
-    model = _with_prior(result.model, PopularityPrior(days=60, first_time=2.0, repeat=0.5))
+    model = _with_prior(result.model.network, PopularityPrior(days=60, first_time=2.0, repeat=0.5))
     users = user_embeddings(model, customers)
     items = item_embeddings(model)
     vector_columns = [f"embedding_{i}" for i in range(CONFIG.embedding_dim)]
@@ -234,6 +271,27 @@ def test_model_survives_pickling(result, marts):
     pd.testing.assert_frame_equal(restored.recommend(customers), result.model.recommend(customers))
 
 
+def test_every_candidate_registered_repeats_its_test_figure_and_serves_in_real_time(selection, marts):
+    """Through the registry's path, whatever family is chosen: holdout = test figure, tables, real time."""
+    from ml.recommender.serving import realtime_scorer
+
+    interactions, customers, products, orders = (
+        marts[name] for name in ("user_item_interactions", "customer_rfm", "products", "orders")
+    )
+    registered = pickle.loads(pickle.dumps(RegisteredRecommender.from_result(selection)))
+    scored = registered.holdout_metrics(interactions, customers, products, orders)
+    assert scored["hr_at_10"] == pytest.approx(
+        selection.candidates.set_index("candidate").loc[selection.chosen_name, "test_hr_at_10"]
+    )
+    champion = registered.for_data(interactions, customers, products, orders)
+    table = champion.recommend(customers.head(20), 5)
+    assert (table.groupby("customer_unique_id").size() == 5).all() and table["probability"].between(0, 1).all()
+    scorer = realtime_scorer(champion, customers)
+    customer = table["customer_unique_id"].iloc[0]
+    answer, _ = scorer.recommend(customer, None, [], 5)
+    assert list(answer["product_id"]) == list(table.loc[table["customer_unique_id"] == customer, "product_id"])
+
+
 def test_registered_holdout_repeats_the_test_figures_and_refuses_a_model_that_saw_the_window(result, marts):
     interactions, customers, products, orders = (
         marts[name] for name in ("user_item_interactions", "customer_rfm", "products", "orders")
@@ -251,7 +309,7 @@ def test_registered_holdout_repeats_the_test_figures_and_refuses_a_model_that_sa
     # Scoring: the refit network rebased onto the marts gives the refit model's own lists.
     rebased = registered.for_data(interactions, customers, products, orders)
     pd.testing.assert_frame_equal(
-        rebased.recommend(customers.head(30), products), result.model.recommend(customers.head(30), products)
+        rebased.recommend(customers.head(30), 10), result.model.recommend(customers.head(30), 10)
     )
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ml.recommend_baselines import popularity_recommendations
-from ml.recommender.baselines import ItemKnnScorer, PopularityScorer
+from ml.recommender.candidates import FitData, GlobalPopularity, ItemKnn, RecentPopularity
 from ml.recommender.evaluation import EvaluationTask
 from ml.recommender.features import item_dynamic_features, user_numeric_features
 from ml.recommender.split import known_before, purchase_events, split_by_time, training_windows
@@ -140,37 +140,41 @@ def test_training_windows_end_at_the_boundary(rows):
     assert starts == [T("2018-01-01"), T("2018-01-11"), T("2018-01-21")]
 
 
+def _fit_data(known: pd.DataFrame, recent_days: int = 30) -> FitData:
+    catalog = pd.DataFrame({"product_id": ["p1", "p2", "p3", "p4"], "category": "x"})
+    return FitData(known, T("2018-03-02"), catalog, pd.Series(dtype="object"), None, recent_days)
+
+
 def test_global_popularity_agrees_with_the_existing_baseline(rows):
     known = known_before(rows, T("2018-03-02"))
     catalog = pd.Index(["p1", "p2", "p3", "p4"])
-    scorer = PopularityScorer(known, catalog, T("2018-03-02"))
-    order = catalog[np.argsort(-scorer.item_scores, kind="stable")]
+    fitted = GlobalPopularity().fit(_fit_data(known), {})
+    order = catalog[np.argsort(-fitted.scorer(), kind="stable")]
     existing = popularity_recommendations(known, pd.Series(["new"]), top_k=3)
     assert list(order[:3]) == list(existing["product_id"])
-    assert scorer.score(pd.Index(["x", "y"])).shape == (2, 4)
+    assert fitted.score(pd.Index(["x", "y"])).shape == (2, 4)
 
 
 def test_recent_popularity_counts_the_last_days_and_breaks_ties_by_all_time(rows):
     known = known_before(rows, T("2018-03-02"))
     catalog = pd.Index(["p1", "p2", "p3", "p4"])
-    scorer = PopularityScorer(known, catalog, T("2018-03-02"), days=30)
+    scores = RecentPopularity((30,)).fit(_fit_data(known), {"days": 30}).scorer()
     # Only p3 (b, 02-10) was bought in the 30 days before the cutoff; p1 and p2 have 2 buyers all time.
-    assert catalog[np.argmax(scorer.item_scores)] == "p3"
-    assert scorer.item_scores[0] == scorer.item_scores[1] > scorer.item_scores[3] == 0.0
+    assert catalog[np.argmax(scores)] == "p3"
+    assert scores[0] > scores[1] > scores[3]  # p1 before p2 by catalogue order, within the tie-break
+    assert scores[0] - scores[1] < 1e-8 and scores[1] > 0.5 > scores[3]
 
 
 def test_item_knn_by_hand_with_popularity_for_cold_customers(rows):
     known = known_before(rows, T("2018-03-02"))
-    catalog = pd.Index(["p1", "p2", "p3", "p4"])
-    fallback = PopularityScorer(known, catalog, T("2018-03-02"), days=30)
-    scorer = ItemKnnScorer(known, catalog, fallback)
-    scores = scorer.score(pd.Index(["d", "new"]))
-    similarity = scores[0] - scores[1]  # the fallback part is the same for everyone
+    fitted = ItemKnn().fit(_fit_data(known), {"shrink": 0.0})
+    scores = fitted.score(pd.Index(["d", "new"]))
+    similarity = scores[0] - scores[1]  # the tie-break part is the same for everyone
     # d bought p2; p2's buyers {a, d}, p1's {a, b}: cosine 1 / sqrt(2 * 2) = 0.5; p3 and p4 share no buyer.
     assert similarity == pytest.approx([0.5, 0.0, 0.0, 0.0])
     assert np.argmax(scores[1]) == 2  # no history: recent popularity (p3)
-    # The fallback only breaks ties: it stays below the smallest positive similarity.
-    assert scores[1].max() < 0.5 * (1 / 2)
+    # The tie-break only breaks ties: it stays far below the smallest positive similarity.
+    assert scores[1].max() < 1e-6
 
 
 def test_evaluation_refuses_held_out_items_bought_before(rows):

@@ -7,6 +7,7 @@ import shutil
 import duckdb
 import pytest
 
+from ml.forecast import default_candidates
 from orchestration.runner import run_graph
 from retail_intel.settings import Settings
 
@@ -44,7 +45,7 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
         segments = con.execute("select count(*) from ml.customer_segments").fetchone()[0]
         serving = con.execute("select count(*) from serving.customer_recommendations").fetchone()[0]
     assert forecast[0] == 14 and forecast[1] >= 0
-    assert forecast[2] in {"prophet", "ets", "seasonal_naive", "trailing_mean"}
+    assert forecast[2] in {candidate.name for candidate in default_candidates()}
     assert forecast[3] == "default.revenue_forecast/1"
     assert recs == (rfm_customers, 5)
     assert segments == rfm_customers
@@ -60,10 +61,19 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
         users = con.execute("select count(*), count(distinct model_version) from ml.user_embeddings").fetchone()
         items = con.execute("select count(*) from ml.item_embeddings").fetchone()[0]
         products = con.execute("select count(*) from marts.products").fetchone()[0]
+        families = con.execute("select distinct model_family from ml.recommendations").fetchall()
     assert rec_versions == [("default.recommender/1",)]
     assert 0 <= probability[0] <= probability[1] <= 1 and probability[2] == 0
     assert bought_again == 0
-    assert users == (rfm_customers, 1) and items == products
+    # The lists carry the champion's family, the one the registry holds; vectors where the family has them.
+    from orchestration.lineage import registry_for
+
+    champion = registry_for(settings).load("default.recommender", "1")
+    assert families == [(champion.family,)]
+    if champion.family in ("two_tower", "als"):
+        assert users == (rfm_customers, 1) and items == products
+    else:
+        assert users[0] == 0 and items == 0
     assert serving == rfm_customers * 5
     assert report.materialized["marts/orders"] > 0
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -80,14 +90,13 @@ def test_whole_graph_materializes_and_passes_every_blocking_check(good_run):
     assert {"prophet_wape", "ets_wape", "seasonal_naive_wape", "trailing_mean_wape"} <= forecast_metrics
     assert ("default.customer_segmenter", "champion", "silhouette") in metrics
     recommender_metrics = {metric for model, role, metric in metrics if model == "default.recommender"}
-    for method in ("two_tower", "global_popularity", "recent_popularity", "item_knn"):
+    for method in ("global_popularity", "recent_popularity", "item_knn", "ease", "als", champion.family):
         for protocol in ("full_catalog", "sampled_100"):
             assert f"{method}.{protocol}.all.hr_at_10" in recommender_metrics
+        assert f"{method}:validation.full_catalog.all.hr_at_10" in recommender_metrics
     report = (settings.tenant_dir / "reports" / "model_report.md").read_text()
     assert "## default.revenue_forecast" in report and "seasonal_naive_wape" in report
     assert "## default.recommender" in report and "sampled_100" in report
-    from orchestration.lineage import registry_for
-
     registry = registry_for(settings)
     assert registry.version_for("default.customer_segmenter", "champion") == "1"
     run = registry.client.get_run(registry.client.get_model_version("default.customer_segmenter", "1").run_id)

@@ -24,11 +24,35 @@ class RecommendationsConfig(dg.Config):
     validation_days: int = 30
     max_epochs: int = 30
     seed: int = 0
+    # Candidates left out of the selection, e.g. ["two_tower"] for a quick run.
+    exclude_candidates: list[str] = []
 
 
 def _headline(metrics: pd.DataFrame, protocol: str) -> dict[str, float]:
     table = metrics.loc[(metrics["protocol"] == protocol) & (metrics["segment"] == "all")].set_index("model")
     return {model: round(float(value), 4) for model, value in table["hr_at_10"].items()}
+
+
+def _candidate_params(candidates: pd.DataFrame) -> dict[str, str]:
+    """One MLflow param per candidate: its status, settings and reason, as people read them."""
+    return {
+        f"candidate.{row.candidate}": f"{row.status}: {row.params if isinstance(row.params, str) else '-'}"
+        + (f"; {row.reason}" if row.reason else "")
+        for row in candidates.itertuples()
+    }
+
+
+def _embedding_tables(champion, customers: pd.DataFrame, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The champion's user and item vectors; empty tables when its family has none (item-kNN, EASE^R)."""
+    embeddings = getattr(champion, "embeddings", None)
+    vectors = embeddings(customers) if embeddings is not None else None
+    if vectors is None:
+        return (
+            pd.DataFrame({"customer_unique_id": pd.Series(dtype="str"), "model_version": pd.Series(dtype="str")}),
+            pd.DataFrame({"product_id": pd.Series(dtype="str"), "model_version": pd.Series(dtype="str")}),
+        )
+    users, items = vectors
+    return users.assign(model_version=version), items.assign(model_version=version)
 
 
 @dg.multi_asset(
@@ -50,16 +74,20 @@ def _headline(metrics: pd.DataFrame, protocol: str) -> dict[str, float]:
     ],
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: WarehouseResource):
-    """Top-K products per customer with an order from the two-tower recommender, and the
-    user and item embeddings that reproduce its scores (for real-time scoring and similar items).
+    """Top-K products per customer from the recommender chosen for this client's data, and
+    the user and item embeddings that reproduce its scores where its family has them.
 
-    The model is evaluated on the last `test_days` (full catalogue and sampled protocol,
-    repeat and first-time customers apart) against global popularity, recent popularity
-    and item-kNN fitted on the same data, then refit on everything and registered as
-    challenger. It becomes champion only if its pre-refit network beats the champion's on
+    Every candidate (global and recent popularity, item-kNN, EASE^R, ALS matrix
+    factorisation, the two-tower network) is fitted before a validation window that
+    mirrors the test window and scored there; the best on HR@10 (full catalogue, all
+    customers; a tie goes to the simpler one) is the challenger. Every candidate is also
+    scored on the last `test_days`, reported, never chosen on. The challenger, refit on
+    everything, becomes champion only if its pre-refit model beats the champion's on
     today's test window (HR@10, full catalogue), never while the model is frozen. The
-    tables are written by the champion's refit network, rebased onto today's data;
-    `probability` is its calibrated purchase probability.
+    tables are written by the champion, rebased onto today's data, with its version and
+    family; `probability` is its calibrated purchase probability. A candidate that does
+    not apply to the data (too few items for the sampled protocol, too few interactions
+    for a network) steps aside with the reason in the metadata; the run goes on.
 
     The engine switch (`retail-intel engine`) is honoured: `off` skips training and leaves
     the tables as they are (downstream assets are skipped too); `frozen` trains and logs a
@@ -81,6 +109,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         validation_days=config.validation_days,
         max_epochs=config.max_epochs,
         seed=config.seed,
+        exclude_candidates=tuple(config.exclude_candidates),
     )
     result = train_and_evaluate(interactions, customers, products, orders, recommender_config)
     challenger = RegisteredRecommender.from_result(result)
@@ -94,17 +123,17 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         model_name=model_name,
         model=challenger,
         input_example=customers[["customer_unique_id", "customer_state"]].head(3),
-        params={**result.params(), "exclude_bought": config.exclude_bought},
+        params={**result.params(), **_candidate_params(result.candidates), "exclude_bought": config.exclude_bought},
         metrics=result.flat_metrics(),
         lineage=lineage(settings, interactions, as_of),
         artifacts={
             "report.md": report,
             "metrics.png": plot,
+            "candidates.csv": result.candidates.to_csv(index=False),
             "test_metrics.csv": result.metrics.to_csv(index=False),
-            "lead_over_baselines.csv": result.comparisons.to_csv(index=False),
+            "lead_over_candidates.csv": result.comparisons.to_csv(index=False),
+            "validation_lead_over_candidates.csv": result.validation_comparisons.to_csv(index=False),
             "validation_metrics.csv": result.validation_metrics.to_csv(index=False),
-            "prior_search.csv": result.prior_search.to_csv(index=False),
-            "training_epochs.csv": pd.DataFrame(result.training.epochs).to_csv(index=False),
         },
     )
 
@@ -125,11 +154,10 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     champion = registry.load(model_name, champion_version).for_data(interactions, customers, products, orders)
     version_label = f"{model_name}/{champion_version}"
 
-    table = champion.recommend(customers, products, config.top_k, config.exclude_bought)
+    table = champion.recommend(customers, config.top_k, config.exclude_bought)
     table = table[["customer_unique_id", "product_id", "rank", "score", "probability"]]
-    table = table.assign(model_version=version_label)
-    users = champion.user_embeddings(customers).assign(model_version=version_label)
-    items = champion.item_embeddings(products).assign(model_version=version_label)
+    table = table.assign(model_version=version_label, model_family=champion.family)
+    users, items = _embedding_tables(champion, customers, version_label)
 
     yield dg.MaterializeResult(
         asset_key=["ml", "recommendations"],
@@ -137,12 +165,20 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
             "dagster/row_count": warehouse.write("ml", "recommendations", table),
             "customers": int(table["customer_unique_id"].nunique()),
             "champion_version": champion_version,
+            "champion_family": champion.family,
             "challenger_version": logged.version,
+            "challenger_family": result.chosen_name,
+            "chosen_because": result.chosen_reason,
+            "candidates": dg.MetadataValue.md(
+                result.candidates.drop(columns="family").to_markdown(index=False, floatfmt=".4f")
+            ),
+            "protocols_not_applicable": dg.MetadataValue.json(result.not_applicable),
             "promotion": decision.reason,
             "beats_every_baseline": result.beats_baselines(),
             "beats_every_baseline_beyond_noise": result.beats_baselines(significant=True),
             "hr_at_10_full_catalog": dg.MetadataValue.json(_headline(result.metrics, "full_catalog")),
             "hr_at_10_sampled_100": dg.MetadataValue.json(_headline(result.metrics, "sampled_100")),
+            "hr_at_10_validation": dg.MetadataValue.json(_headline(result.validation_metrics, "full_catalog")),
             "calibration_ece": float(result.calibration["ece"]),
             "chosen_on_validation": dg.MetadataValue.json({k: str(v) for k, v in result.chosen.items()}),
             "catalog_coverage": float(table["product_id"].nunique() / max(len(products), 1)),

@@ -1,0 +1,235 @@
+"""Each recommender candidate on tiny hand-computed cases, the selection rule, and data shapes
+that used to crash the run (a 10-product shop)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.recommender import RecommenderConfig, train_and_evaluate
+from ml.recommender.candidates import Als, Ease, FitData, GlobalPopularity, ItemKnn, RecentPopularity
+from ml.recommender.candidates.base import TIE_BREAK_SCALE, RankCalibrator, tie_break
+from ml.recommender.candidates.ease import ease_weights
+from ml.recommender.candidates.item_knn import cosine_similarity
+from ml.recommender.pipeline import choose, sampled_negatives_possible
+from ml.recommender.registered import RegisteredRecommender
+from ml.recommender.serving import realtime_scorer
+
+BOUNDARY = pd.Timestamp("2018-03-01")
+
+
+def _interactions(pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """(customer, product, first purchase day) -> rows of the interactions mart, one purchase each."""
+    frame = pd.DataFrame(pairs, columns=["customer_unique_id", "product_id", "day"])
+    when = pd.to_datetime(frame.pop("day"))
+    return frame.assign(
+        category="toys",
+        purchase_count=1,
+        quantity=1,
+        spend=10.0,
+        first_purchased_at=when,
+        last_purchased_at=when,
+    )
+
+
+def _data(known: pd.DataFrame, products: list[str], recent_days: int = 30) -> FitData:
+    catalog = pd.DataFrame({"product_id": sorted(products), "category": "toys"})
+    return FitData(known, BOUNDARY, catalog, pd.Series(dtype="object"), None, recent_days)
+
+
+# c1 and c2 bought a and b; c3 bought a and c; d was never bought.
+TINY = _interactions(
+    [
+        ("c1", "a", "2018-01-10"),
+        ("c1", "b", "2018-01-11"),
+        ("c2", "a", "2018-02-20"),
+        ("c2", "b", "2018-02-21"),
+        ("c3", "a", "2018-02-25"),
+        ("c3", "c", "2018-02-26"),
+    ]
+)
+PRODUCTS = ["a", "b", "c", "d"]
+
+
+def test_item_knn_is_cosine_with_shrinkage():
+    data = _data(TINY, PRODUCTS)
+    for shrink in (0.0, 10.0):
+        fitted = ItemKnn().fit(data, {"shrink": shrink})
+        # buyers: a 3, b 2, c 1; co-buyers: (a, b) 2, (a, c) 1, (b, c) 0.
+        expected_ab, expected_ac = 2 / (math.sqrt(6) + shrink), 1 / (math.sqrt(3) + shrink)
+        scores = fitted.score_history(np.array([0]))  # a customer who bought a
+        assert scores[1] == pytest.approx(expected_ab, abs=2 * TIE_BREAK_SCALE)
+        assert scores[2] == pytest.approx(expected_ac, abs=2 * TIE_BREAK_SCALE)
+        assert scores[3] < TIE_BREAK_SCALE  # never bought with a: only the tie-break
+    similarity = cosine_similarity(fitted.history, 0.0).toarray()
+    assert np.allclose(np.diag(similarity), 0) and np.allclose(similarity, similarity.T)
+
+
+def test_ease_is_the_closed_form_with_a_zero_diagonal():
+    matrix = np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1]], dtype=float)
+    from scipy import sparse
+
+    weights = ease_weights(sparse.csr_matrix(matrix), regularization=1.0)
+    inverse = np.linalg.inv(matrix.T @ matrix + np.eye(3))
+    expected = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(weights, expected)
+    # Fitted through the candidate: a customer with a gets b (bought with a twice) above c (once).
+    fitted = Ease(regularizations=(1.0,)).fit(_data(TINY, PRODUCTS), {"regularization": 1.0})
+    scores = fitted.score_history(np.array([0]))
+    assert scores[1] > scores[2]
+    assert fitted.params["items_modelled"] == 3  # d was never bought
+
+
+def test_ease_models_only_the_most_bought_items_above_its_size_rule():
+    fitted = Ease(max_items=2).fit(_data(TINY, PRODUCTS), {"regularization": 1.0})
+    assert fitted.params["items_modelled"] == 2
+    assert list(fitted.model.columns) == [0, 1]  # a and b, the two most bought
+
+
+def test_popularity_counts_distinct_buyers_all_time_and_recently():
+    data = _data(TINY, PRODUCTS)
+    overall = GlobalPopularity().fit(data, {}).scorer()
+    assert np.argsort(-overall, kind="stable")[:3].tolist() == [0, 1, 2]  # a 3 buyers, b 2, c 1
+    # In the last 10 days only c2 and c3 bought: a 2, b 1, c 1 (c ties with b, broken by all-time buyers).
+    recent = RecentPopularity((10,)).fit(data, {"days": 10}).scorer()
+    assert recent[0] > recent[1] > recent[2] > recent[3]
+    assert math.floor(recent[1]) == 1 and math.floor(recent[2]) == 1
+
+
+def test_als_ranks_within_the_block_a_customer_bought_from():
+    pairs = [(f"u{i}", f"p{j}", "2018-02-01") for i in range(20) for j in range(4) if (i + j) % 4 != 0]
+    pairs += [(f"v{i}", f"q{j}", "2018-02-01") for i in range(20) for j in range(4) if (i + j) % 4 != 0]
+    known = _interactions(pairs)
+    products = sorted({p for _, p, _ in pairs})
+    fitted = Als(settings=({"factors": 4, "regularization": 0.01, "alpha": 10.0},), threads=1).fit(
+        _data(known, products), {"factors": 4, "regularization": 0.01, "alpha": 10.0}
+    )
+    scores = fitted.score_history(np.array([products.index("p1")]))
+    best = [products[i] for i in np.argsort(-scores)[:4]]
+    assert set(best) == {"p0", "p1", "p2", "p3"}
+    users, items = fitted.embeddings(pd.Index(["u1", "never-seen"]))
+    assert np.allclose(users.iloc[1, 1:5].to_numpy(dtype=float), 0)  # no history, no factors
+    assert list(items["product_id"]) == products
+
+
+def test_tie_break_orders_ties_by_popularity_and_changes_no_other_order():
+    popularity = np.array([5.0, 1.0, 3.0])
+    breaker = tie_break(popularity)
+    assert breaker[0] > breaker[2] > breaker[1] and breaker.max() < TIE_BREAK_SCALE
+    scores = np.array([0.2, 0.2 + 1e-6, 0.0]) + breaker
+    assert np.argsort(-scores).tolist() == [1, 0, 2]
+
+
+def test_rank_calibrator_is_monotone_in_rank():
+    recommendations = pd.DataFrame(
+        {"customer_unique_id": ["x", "x", "y", "y"], "product_id": ["a", "b", "a", "b"], "rank": [1, 2, 1, 2]}
+    )
+    held_out = pd.DataFrame({"customer_unique_id": ["x", "y"], "product_id": ["a", "b"]})
+    calibrator = RankCalibrator().fit(recommendations, held_out)
+    assert calibrator.predict(np.array([1, 2, 5])).tolist() == pytest.approx([0.5, 0.5, 0.5])
+    held_out = pd.DataFrame({"customer_unique_id": ["x", "y"], "product_id": ["a", "a"]})
+    calibrator = RankCalibrator().fit(recommendations, held_out)
+    assert calibrator.predict(np.array([1, 2])).tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_a_model_rebased_onto_a_larger_catalogue_scores_new_products_at_zero():
+    fitted = ItemKnn().fit(_data(TINY, PRODUCTS), {"shrink": 0.0})
+    rebased = fitted.rebased(_data(TINY, [*PRODUCTS, "aa-new"]))
+    before = fitted.score_history(np.array([0]))
+    after = rebased.score_history(np.array([rebased.catalog_ids.get_loc("a")]))
+    positions = rebased.catalog_ids.get_indexer(PRODUCTS)
+    assert np.allclose(after[positions], before, atol=2 * TIE_BREAK_SCALE)
+    assert after[rebased.catalog_ids.get_loc("aa-new")] < TIE_BREAK_SCALE
+
+
+def test_selection_takes_the_best_and_gives_a_tie_to_the_simpler():
+    simplicity = {"global_popularity": 0, "item_knn": 2, "ease": 3}
+    table = pd.DataFrame(
+        {"candidate": ["global_popularity", "item_knn", "ease"], "validation_hr_at_10": [0.10, 0.12, 0.11]}
+    )
+    assert choose(table, simplicity)[0] == "item_knn"
+    tied = table.assign(validation_hr_at_10=[0.12, 0.12, 0.11])
+    name, reason = choose(tied, simplicity)
+    assert name == "global_popularity" and "tied with item_knn" in reason
+    # A candidate that stepped aside has no figure and cannot be chosen.
+    assert choose(table.assign(validation_hr_at_10=[np.nan, np.nan, 0.01]), simplicity)[0] == "ease"
+
+
+def _small_shop(products: int = 10, customers: int = 400, seed: int = 3) -> dict[str, pd.DataFrame]:
+    """A shop with ``products`` items over 200 days; tastes by customer group, so history informs."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2018-01-01")
+    rows = []
+    for customer in range(customers):
+        liked = rng.permutation(products)[: max(2, products // 3)]
+        for product in rng.choice(liked, size=rng.integers(1, len(liked) + 1), replace=False):
+            rows.append((f"c{customer:04d}", f"p{product:02d}", start + pd.Timedelta(days=int(rng.integers(0, 200)))))
+    interactions = _interactions([(c, p, str(day.date())) for c, p, day in rows])
+    customer_ids = sorted(interactions["customer_unique_id"].unique())
+    return {
+        "interactions": interactions,
+        "customers": pd.DataFrame({"customer_unique_id": customer_ids, "customer_state": "SP"}),
+        "products": pd.DataFrame({"product_id": [f"p{i:02d}" for i in range(products)], "category": "toys"}),
+    }
+
+
+def test_a_ten_product_shop_gets_recommendations_with_the_sampled_protocol_stepping_aside():
+    shop = _small_shop()
+    config = RecommenderConfig(test_days=30, validation_days=30, max_epochs=1, threads=1)
+    result = train_and_evaluate(shop["interactions"], shop["customers"], shop["products"], None, config)
+    assert "sampled_100" in result.not_applicable and "10 items" in result.not_applicable["sampled_100"]
+    assert set(result.metrics["protocol"]) == {"full_catalog"}
+    statuses = result.candidates.set_index("candidate")["status"]
+    assert statuses["two_tower"] == "stepped_aside"  # 10 items x 400 customers is too little for a network
+    assert "too few interactions" in result.candidates.set_index("candidate").loc["two_tower", "reason"]
+    assert (statuses.drop("two_tower") != "failed").all()
+    table = result.recommend(shop["customers"], top_k=10)
+    owned = shop["interactions"].groupby("customer_unique_id").size()
+    per_customer = table.groupby("customer_unique_id").size()
+    # Every product a customer has not bought is listed, and nothing more.
+    assert (per_customer == (10 - owned.reindex(per_customer.index))).all()
+
+
+def test_sampled_protocol_applies_only_with_enough_never_bought_items():
+    history = _interactions([("x", f"p{i}", "2018-01-01") for i in range(5)])
+    held_out = _interactions([("x", "p9", "2018-03-05")])
+    assert sampled_negatives_possible(history, held_out, 105, 99) is None
+    assert "fewer than 99" in sampled_negatives_possible(history, held_out, 104, 99)
+
+
+def test_a_failing_candidate_is_reported_and_the_others_go_on():
+    class Broken(ItemKnn):
+        name = family = "broken"
+        simplicity = 9
+
+        def fit(self, data, params):
+            raise RuntimeError("out of memory, say")
+
+    shop = _small_shop(products=30)
+    config = RecommenderConfig(test_days=30, validation_days=30, threads=1)
+    result = train_and_evaluate(
+        shop["interactions"], shop["customers"], shop["products"], None, config,
+        candidates=[GlobalPopularity(), ItemKnn(), Broken()],
+    )  # fmt: skip
+    row = result.candidates.set_index("candidate").loc["broken"]
+    assert row["status"] == "failed" and "out of memory" in row["reason"]
+    assert result.chosen_name in ("global_popularity", "item_knn")
+    registered = RegisteredRecommender.from_result(result)
+    champion = registered.for_data(shop["interactions"], shop["customers"], shop["products"])
+    answer, cold = realtime_scorer(champion, shop["customers"]).recommend("never-seen", "SP", [], 3)
+    assert cold and len(answer) == 3
+
+
+def test_configuration_can_leave_candidates_out():
+    shop = _small_shop(products=30)
+    config = dataclasses.replace(
+        RecommenderConfig(test_days=30, validation_days=30, threads=1),
+        exclude_candidates=("two_tower", "als", "ease"),
+    )
+    result = train_and_evaluate(shop["interactions"], shop["customers"], shop["products"], None, config)
+    assert set(result.candidates["candidate"]) == {"global_popularity", "recent_popularity", "item_knn"}
