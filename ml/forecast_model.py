@@ -1,4 +1,4 @@
-"""The registered form of a revenue forecaster: the winning candidate, refit where it is used.
+"""The registered form of a revenue forecaster: the chosen candidate, refit where it is used.
 
 A forecaster's "model" is its method and settings; its fitted state goes stale the day new
 data arrives. So the champion is compared with a challenger by refitting both on the
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ml.forecast import ForecastCandidate, bounded, prepare_history, wape
+from ml.forecast import ForecastCandidate, backtest_windows, bounded, prepare_history, wape
 
 
 @dataclass
@@ -36,9 +36,22 @@ class RegisteredForecaster:
         return bounded(self.candidate.predict(horizon)).assign(model_name=self.name)
 
 
+def holdout_days(n_days: int, horizon: int) -> int:
+    """Length of the holdout that ``holdout_wape`` scores: the backtest's last window, i.e.
+    ``horizon`` days, or fewer when the history cannot also hold the minimum training days
+    before them. Raises ForecastNotPossible when not even a week fits."""
+    start, end = backtest_windows(n_days, horizon, folds=1)[-1]
+    return end - start
+
+
 def holdout_wape(forecaster: RegisteredForecaster, daily: pd.DataFrame, horizon: int) -> float:
-    """WAPE on the last ``horizon`` days, fit on everything before them."""
+    """WAPE on the last ``holdout_days`` days (the backtest's last window), fit on everything before them.
+
+    NaN when the holdout has no revenue; the registry then promotes nothing, since no
+    comparison with NaN is true.
+    """
     history = prepare_history(daily)
-    train, holdout = history.iloc[:-horizon], history.iloc[-horizon:]
-    prediction = forecaster.refit(train).predict(pd.DataFrame({"horizon": [horizon]}))
+    days = holdout_days(len(history), horizon)
+    train, holdout = history.iloc[:-days], history.iloc[-days:]
+    prediction = forecaster.refit(train).predict(pd.DataFrame({"horizon": [days]}))
     return wape(holdout["revenue"].to_numpy(), prediction["yhat"].to_numpy())

@@ -12,9 +12,16 @@ import pytest
 
 from ml.forecast import (
     MIN_TRAINING_DAYS,
+    MIN_WINDOW_DAYS,
+    TIE_TOLERANCE,
+    ArimaCandidate,
+    CombinationCandidate,
     ETSCandidate,
+    ForecastNotPossible,
     ProphetCandidate,
     SeasonalNaiveCandidate,
+    STLCandidate,
+    ThetaCandidate,
     TrailingMeanCandidate,
     backtest_windows,
     bias,
@@ -34,6 +41,7 @@ from ml.forecast_baselines import seasonal_naive_forecast
 from retail_intel.generator import GeneratorConfig, generate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DEFAULT_NAMES = ["seasonal_naive", "trailing_mean", "theta", "ets", "stl", "arima", "combination", "prophet"]
 # Monday first: a strong weekly shape, as in Olist (weekends well below weekdays).
 WEEKLY_SHAPE = np.array([1.3, 1.25, 1.15, 1.05, 0.95, 0.6, 0.7])
 
@@ -197,17 +205,24 @@ def test_duplicate_candidate_names_are_rejected():
 def test_weekly_series_selection(weekly_result):
     table = weekly_result.backtest
     wapes = aggregate_wape(weekly_result)
-    assert set(wapes.index) == {"prophet", "ets", "seasonal_naive", "trailing_mean"}
-    assert len(table) == 4 * (3 + 1)
-    assert weekly_result.winner == wapes.idxmin()
+    assert list(weekly_result.candidates["candidate"]) == DEFAULT_NAMES
+    # 300 days: every candidate can fit every fold
+    assert (weekly_result.candidates["status"] == "fitted").all()
+    assert set(wapes.index) == set(DEFAULT_NAMES)
+    assert len(table) == len(DEFAULT_NAMES) * (3 + 1)
     assert list(weekly_result.ranking) == wapes.sort_values(kind="stable").index.tolist()
+    # the chosen one is within the tie tolerance of the lowest, and no worse than seasonal naive
+    assert wapes[weekly_result.winner] <= wapes.min() * (1 + TIE_TOLERANCE)
     assert wapes[weekly_result.winner] <= wapes["seasonal_naive"]
+    assert weekly_result.reason.startswith(f"{weekly_result.winner}: ")
     # a flat mean cannot follow a weekly pattern this strong; a seasonal model must do better
-    assert min(wapes["ets"], wapes["prophet"]) < wapes["trailing_mean"]
+    assert min(wapes["ets"], wapes["prophet"], wapes["arima"]) < wapes["trailing_mean"]
     expected_lost_to = None if weekly_result.winner == "prophet" else weekly_result.winner
     assert weekly_result.prophet_lost_to == expected_lost_to
     metric_columns = ["wape", "mape", "smape", "mae", "bias", "relative_bias", "interval_coverage"]
     assert table[metric_columns].notna().all().all()
+    assert weekly_result.candidates["folds_scored"].tolist() == [3] * len(DEFAULT_NAMES)
+    assert weekly_result.candidates["chosen"].sum() == 1
 
 
 def test_forecast_starts_the_day_after_the_data(weekly_result):
@@ -219,7 +234,7 @@ def test_forecast_starts_the_day_after_the_data(weekly_result):
     assert weekly_result.plot_png.startswith(PNG_SIGNATURE)
 
 
-@pytest.mark.parametrize("candidate_class", [ProphetCandidate, ETSCandidate])
+@pytest.mark.parametrize("candidate_class", [ProphetCandidate, ETSCandidate, ArimaCandidate, STLCandidate])
 def test_forecast_is_never_negative_after_a_steep_decline(candidate_class):
     daily = declining_series()
     raw = candidate_class().fit(prepare_history(daily), seed=0).predict(30)
@@ -233,10 +248,15 @@ def test_forecast_is_never_negative_after_a_steep_decline(candidate_class):
 
 def test_short_history_is_rejected_and_the_minimum_is_enough():
     cheap = [TrailingMeanCandidate(), SeasonalNaiveCandidate()]
-    needed = 3 * 30 + MIN_TRAINING_DAYS
-    with pytest.raises(ValueError, match=f"history too short: {needed - 1} days.*at least {needed}"):
+    needed = MIN_TRAINING_DAYS + MIN_WINDOW_DAYS
+    with pytest.raises(ForecastNotPossible, match=f"history too short: {needed - 1} days.*at least {needed}"):
         forecast_revenue(weekly_series(needed - 1), horizon=30, folds=3, candidates=cheap)
-    assert len(forecast_revenue(weekly_series(needed), horizon=30, folds=3, candidates=cheap).forecast) == 30
+    # the minimum: one week-long window after the minimum training; the forecast still has 30 days
+    result = forecast_revenue(weekly_series(needed), horizon=30, folds=3, candidates=[SeasonalNaiveCandidate()])
+    assert len(result.forecast) == 30
+    assert result.backtest.loc[result.backtest["fold"] == "1", "n_days"].tolist() == [MIN_WINDOW_DAYS]
+    # ForecastNotPossible is a ValueError: callers that caught the old error still do
+    assert issubclass(ForecastNotPossible, ValueError)
 
 
 def test_same_inputs_give_the_same_result():
@@ -300,8 +320,16 @@ def test_prophet_uses_yearly_seasonality_only_with_two_years():
 
 @pytest.mark.parametrize(
     "candidate",
-    [ProphetCandidate(seasonality_mode="multiplicative"), ProphetCandidate(log=True), ETSCandidate()],
-    ids=["prophet_multiplicative", "prophet_log", "ets"],
+    [
+        ProphetCandidate(seasonality_mode="multiplicative"),
+        ProphetCandidate(log=True),
+        ETSCandidate(),
+        ThetaCandidate(),
+        STLCandidate(),
+        ArimaCandidate(),
+        CombinationCandidate(),
+    ],
+    ids=["prophet_multiplicative", "prophet_log", "ets", "theta", "stl", "arima", "combination"],
 )
 def test_seasonal_candidates_follow_the_weekly_level(candidate):
     history = prepare_history(weekly_series())
@@ -355,10 +383,11 @@ def test_generated_orders_end_to_end(tmp_path):
     raw_dir = tmp_path / "olist"
     generate(GeneratorConfig(orders=20_000, seed=42), raw_dir)
     daily = daily_revenue_from_raw(raw_dir)
-    assert len(daily) >= 3 * 30 + MIN_TRAINING_DAYS
+    assert len(daily) >= 5 * 30 + MIN_TRAINING_DAYS  # five whole windows: the default layout
     result = forecast_revenue(daily)
     wapes = aggregate_wape(result)
-    assert list(wapes.index) == ["prophet", "ets", "seasonal_naive", "trailing_mean"]
+    assert list(wapes.index) == DEFAULT_NAMES
+    assert set(result.backtest["fold"]) == {"1", "2", "3", "4", "5", "all"}
     assert wapes[result.winner] <= wapes["seasonal_naive"]
     forecast = result.forecast
     assert forecast["date"].iloc[0] == daily["date"].iloc[-1].date() + timedelta(days=1)

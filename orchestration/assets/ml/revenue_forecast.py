@@ -5,94 +5,178 @@ import base64
 import dagster as dg
 import pandas as pd
 
-from ml.forecast import default_candidates, forecast_revenue, plot_forecast, prepare_history
-from ml.forecast_model import RegisteredForecaster, holdout_wape
+from ml.forecast import (
+    DEFAULT_FOLDS,
+    FITTED,
+    ForecastNotPossible,
+    ForecastResult,
+    forecast_revenue,
+    plot_forecast,
+    prepare_history,
+)
+from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
 from ml.registry import CHAMPION
 from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
+from retail_intel.warehouse import table_exists
 
-METRICS = ("wape", "mape", "smape", "mae", "bias")
+METRICS = ("wape", "mape", "smape", "mae", "bias", "interval_coverage")
+TABLE_COLUMNS = ["date", "yhat", "yhat_lower", "yhat_upper", "model_name", "model_version"]
 
 
 class RevenueForecastConfig(dg.Config):
     horizon: int = 30
-    folds: int = 3
+    folds: int = DEFAULT_FOLDS
     seed: int = 0
+
+
+def empty_forecast_table() -> pd.DataFrame:
+    """No rows, but the published table's column types, so that readers of a first run on a
+    too-short history find the table and its schema."""
+    import pyarrow as pa
+
+    return pd.DataFrame(
+        {
+            "date": pd.Series([], dtype=pd.ArrowDtype(pa.date32())),
+            **{column: pd.Series([], dtype="float64") for column in ("yhat", "yhat_lower", "yhat_upper")},
+            **{column: pd.Series([], dtype="str") for column in ("model_name", "model_version")},
+        }
+    )
+
+
+def _candidate_metrics(result: ForecastResult) -> dict[str, float]:
+    """Every fitted candidate's mean backtest figures, named ``<candidate>_<metric>``."""
+    fitted = result.candidates[result.candidates["status"] == FITTED].set_index("candidate")
+    metrics = {f"{name}_{metric}": float(row[metric]) for name, row in fitted.iterrows() for metric in METRICS}
+    metrics |= {f"{name}_folds_scored": float(row["folds_scored"]) for name, row in fitted.iterrows()}
+    return {name: value for name, value in metrics.items() if pd.notna(value)}
+
+
+def _report(result: ForecastResult) -> str:
+    table = result.candidates.drop(columns=["relative_bias"]).to_markdown(index=False, floatfmt=".4f")
+    return f"# Revenue forecast backtest\n\nChosen: {result.reason}\n\n{table}\n"
 
 
 @dg.asset(
     key=["ml", "revenue_forecast"],
     group_name="ml",
     deps=[dg.AssetKey(["marts", "daily_revenue"])],
-    kinds={"python", "prophet"},
+    kinds={"python", "prophet", "statsmodels"},
 )
 def revenue_forecast(
     context: dg.AssetExecutionContext, config: RevenueForecastConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Daily revenue expected for the next `horizon` days, with an 80% interval.
 
-    Candidates (Prophet with Brazilian holidays and Black Friday, damped ETS with weekly
-    seasonality, seasonal naive, trailing mean) are backtested on the last `folds` windows
-    of `horizon` days; the lowest WAPE wins and is registered as challenger. It replaces
-    the champion only if its WAPE on the latest window beats the champion's, both refit on
-    the history before that window. The table is written by the champion, refit on all
-    history; `model_name` says which method it is, and whether Prophet lost is reported.
+    Candidates (seasonal naive, trailing mean, Theta, damped ETS, STL + ETS, auto-ordered
+    seasonal ARIMA, the median of ETS/Theta/ARIMA/STL, Prophet with Brazilian holidays and
+    Black Friday) are backtested on up to `folds` windows of `horizon` days; the lowest mean
+    WAPE wins, near-ties go to the simpler one, and seasonal naive is published unless
+    beaten. Candidates that cannot fit the data step aside with a reason. The chosen one is
+    registered as challenger and replaces the champion only if its WAPE on the latest window
+    beats the champion's, both refit on the history before that window. The table is written
+    by the champion, refit on all history; `model_name` says which method it is.
+
+    When the history is too short for any backtest, nothing new is published and the run
+    goes on: the previous table stays (or an empty one is created) and the metadata's
+    `skipped_reason` says why.
     """
     settings = warehouse.settings()
     daily = warehouse.read("marts", "daily_revenue")[["date", "revenue"]]
-    candidates = default_candidates()
-    result = forecast_revenue(
-        daily, horizon=config.horizon, folds=config.folds, seed=config.seed, candidates=candidates
-    )
-    winner = next(candidate for candidate in candidates if candidate.name == result.winner)
-    challenger = RegisteredForecaster(winner, config.seed).refit(daily)
+    try:
+        result = forecast_revenue(daily, horizon=config.horizon, folds=config.folds, seed=config.seed)
+    except ForecastNotPossible as error:
+        return _skipped(context, warehouse, str(error))
+    challenger = RegisteredForecaster(result.model, config.seed)
 
-    overall = result.backtest[result.backtest["fold"] == "all"].set_index("candidate")
-    metrics = {
-        f"{candidate}_{metric}": overall.loc[candidate, metric] for candidate in overall.index for metric in METRICS
-    }
     registry = registry_for(settings)
     model_name = settings.registered_model_name("revenue_forecast")
     as_of = str(pd.to_datetime(daily["date"]).max().date())
+    stepped_aside = result.candidates.loc[result.candidates["status"] != FITTED].set_index("candidate")["reason"]
+    n_folds = int(result.candidates.loc[result.candidates["chosen"], "folds_scored"].iloc[0])
     logged = registry.log_model_version(
         model_name=model_name,
         model=challenger,
         input_example=pd.DataFrame({"horizon": [config.horizon]}),
-        params={"winner": result.winner, "horizon": config.horizon, "folds": config.folds, "seed": config.seed},
-        metrics={**metrics, "wape": overall.loc[result.winner, "wape"]},
+        params={
+            "winner": result.winner,
+            "reason": result.reason,
+            "horizon": config.horizon,
+            "folds": config.folds,
+            "folds_scored": n_folds,
+            "seed": config.seed,
+            **{f"stepped_aside.{name}": reason for name, reason in stepped_aside.items()},
+        },
+        metrics={
+            **_candidate_metrics(result),
+            "wape": float(result.candidates.set_index("candidate").loc[result.winner, "wape"]),
+        },
         lineage=lineage(settings, daily, as_of),
         artifacts={
             "forecast.png": result.plot_png,
             "backtest.csv": result.backtest.to_csv(index=False),
-            "report.md": "# Revenue forecast backtest\n\n" + overall[list(METRICS)].to_markdown(),
+            "candidates.csv": result.candidates.to_csv(index=False),
+            "report.md": _report(result),
         },
     )
+    days = holdout_days(len(daily), config.horizon)
     decision = registry.promote_if_better(
         model_name,
         logged.version,
         lambda model: holdout_wape(model, daily, config.horizon),
         metric="holdout_wape",
         higher_is_better=False,
-        holdout=f"last {config.horizon} days to {as_of}",
+        holdout=f"last {days} days to {as_of}",
     )
-    context.log.info(f"{model_name} v{logged.version}: {decision.reason}")
+    context.log.info(f"{model_name} v{logged.version}: {result.reason}; {decision.reason}")
     champion_version = registry.version_for(model_name, CHAMPION)
-    champion = registry.load(model_name, champion_version).refit(daily)
+    # The challenger is already fitted on all history: no second fit when it was promoted.
+    champion = (
+        challenger if champion_version == logged.version else registry.load(model_name, champion_version).refit(daily)
+    )
     forecast = champion.predict(pd.DataFrame({"horizon": [config.horizon]}))
     forecast["model_version"] = f"{model_name}/{champion_version}"
-    table = forecast[["date", "yhat", "yhat_lower", "yhat_upper", "model_name", "model_version"]]
+    table = forecast[TABLE_COLUMNS]
     plot = plot_forecast(prepare_history(daily), table, title=f"{champion.name} ({model_name} v{champion_version})")
+    candidates = result.candidates[["candidate", "status", "reason", "folds_scored", "wape", "mape", "smape", "mae"]]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": warehouse.write("ml", "revenue_forecast", table),
             "champion": f"{champion.name}, version {champion_version}",
             "backtest_winner": result.winner,
+            "chosen_because": result.reason,
             "prophet_lost_to": result.prophet_lost_to or "Prophet won or did not run",
             "promotion": decision.reason,
-            "backtest_wape": dg.MetadataValue.json(overall["wape"].round(4).to_dict()),
+            "backtest_wape": dg.MetadataValue.json(
+                {
+                    name: round(value, 4)
+                    for name, value in result.candidates.set_index("candidate")["wape"].dropna().items()
+                }
+            ),
+            "stepped_aside": dg.MetadataValue.json(stepped_aside.to_dict()),
+            "candidates": dg.MetadataValue.md(candidates.to_markdown(index=False, floatfmt=".4f")),
             "forecast_total": float(table["yhat"].sum()),
             "plot": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(plot).decode()})"),
             "preview": frame_preview(table),
+        }
+    )
+
+
+def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reason: str) -> dg.MaterializeResult:
+    """No forecast this run: keep what is published (or publish an empty table) and say why."""
+    context.log.warning(f"ml.revenue_forecast: no new forecast: {reason}")
+    if table_exists(warehouse.settings(), "ml", "revenue_forecast"):
+        kept = warehouse.read("ml", "revenue_forecast")
+        published = f"the previous forecast is kept ({len(kept)} rows)"
+        row_count = len(kept)
+    else:
+        row_count = warehouse.write("ml", "revenue_forecast", empty_forecast_table())
+        published = "no forecast was published before: an empty table was written"
+    return dg.MaterializeResult(
+        metadata={
+            "skipped_reason": reason,
+            "published": published,
+            "dagster/row_count": row_count,
         }
     )

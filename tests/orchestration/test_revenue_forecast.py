@@ -1,0 +1,98 @@
+"""The ml.revenue_forecast asset alone, on a daily_revenue mart written by the test."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestration.assets.ml.revenue_forecast import revenue_forecast
+from orchestration.lineage import registry_for
+from orchestration.resources import WarehouseResource
+from retail_intel.settings import Settings
+from retail_intel.warehouse import write_table
+
+WEEKLY_PATTERN = np.array([130.0, 125.0, 115.0, 105.0, 95.0, 60.0, 70.0])
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("RETAIL_INTEL_", "MLFLOW_"))}
+    return Settings.from_env(env).with_(home=tmp_path / "home")
+
+
+def publish_daily_revenue(settings: Settings, days: int) -> None:
+    rng = np.random.default_rng(days)
+    revenue = np.tile(WEEKLY_PATTERN, days // 7 + 1)[:days] * np.linspace(1.2, 0.8, days) + rng.normal(0, 3, days)
+    dates = pd.date_range("2018-01-01", periods=days, freq="D").date
+    write_table(settings, "marts", "daily_revenue", pd.DataFrame({"date": dates, "revenue": revenue}))
+
+
+def materialize(settings: Settings) -> dict[str, object]:
+    result = dg.materialize(
+        [revenue_forecast],
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        run_config={"ops": {"ml__revenue_forecast": {"config": {"horizon": 7, "folds": 2}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("ml__revenue_forecast")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def published(settings: Settings) -> tuple[list[tuple], list[tuple]]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute("select * from ml.revenue_forecast order by date").fetchall()
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'ml' and table_name = 'revenue_forecast' order by ordinal_position"
+        ).fetchall()
+    return rows, columns
+
+
+def test_a_too_short_history_skips_without_failing_and_keeps_what_was_published(settings):
+    publish_daily_revenue(settings, 20)
+    first = materialize(settings)
+    assert first["skipped_reason"].startswith("history too short: 20 days")
+    rows, columns = published(settings)
+    # nothing was published before: an empty table with the published columns
+    assert rows == []
+    assert columns == [
+        ("date", "DATE"),
+        ("yhat", "DOUBLE"),
+        ("yhat_lower", "DOUBLE"),
+        ("yhat_upper", "DOUBLE"),
+        ("model_name", "VARCHAR"),
+        ("model_version", "VARCHAR"),
+    ]
+
+    # 50 days: two 7-day folds train on 36 and 43 days, too few for ARIMA's 56
+    publish_daily_revenue(settings, 50)
+    second = materialize(settings)
+    assert "skipped_reason" not in second
+    rows, columns = published(settings)
+    assert len(rows) == 7 and {row[5] for row in rows} == {"default.revenue_forecast/1"}
+    assert rows[0][4] == second["backtest_winner"]
+    assert second["chosen_because"].startswith(f"{second['backtest_winner']}: ")
+    assert set(second["stepped_aside"]) == {"arima"}
+    assert "arima needs at least 56 days" in second["stepped_aside"]["arima"]
+    assert "| arima " in second["candidates"] and "stepped_aside" in second["candidates"]
+    registry = registry_for(settings)
+    run = registry.client.get_run(registry.client.get_model_version("default.revenue_forecast", "1").run_id)
+    fitted = ["seasonal_naive", "trailing_mean", "theta", "ets", "stl", "combination", "prophet"]
+    assert {f"{name}_wape" for name in fitted} | {f"{name}_folds_scored" for name in fitted} <= set(run.data.metrics)
+    assert not any(metric.startswith("arima_") for metric in run.data.metrics)
+    assert run.data.params["winner"] == second["backtest_winner"]
+    assert "arima needs at least 56 days" in run.data.params["stepped_aside.arima"]
+    artifacts = {artifact.path for artifact in registry.client.list_artifacts(run.info.run_id)}
+    assert {"candidates.csv", "backtest.csv", "report.md", "forecast.png"} <= artifacts
+
+    publish_daily_revenue(settings, 20)
+    third = materialize(settings)
+    assert third["skipped_reason"].startswith("history too short: 20 days")
+    assert third["published"] == "the previous forecast is kept (7 rows)"
+    assert published(settings)[0] == rows
