@@ -12,6 +12,7 @@ intervals of the chosen one's lead over each other one, are reported only.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,24 +20,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender, default_candidates
+from ml.recommender.candidates import Candidate, FitData, ItemBasedRecommender, default_candidates
 from ml.recommender.candidates.base import RankCalibrator
-from ml.recommender.evaluation import (
-    FULL,
-    SAMPLED,
-    EvaluationTask,
-    ModelRun,
-    compare_to_baselines,
-    metrics_table,
-    run_scorer,
-)
+from ml.recommender.evaluation import FULL, SAMPLED, run_scorer
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.frames import isin
 from ml.recommender.metrics import expected_calibration_error
-from ml.recommender.split import TimeSplit, check_interactions, known_before, sample_customers, split_by_time
+from ml.recommender.next_purchase import split_next_purchase
+from ml.recommender.selection import (
+    EVALUATION_K,
+    NEXT_PURCHASE,
+    NOT_SELECTED_HERE,
+    PROTOCOLS,
+    TIME_WINDOW,
+    choose,
+    evaluate,
+    full_hr,
+    next_purchase_protocol,
+    time_window_protocol,
+)
+from ml.recommender.split import check_interactions, known_before, split_by_time
 
-# Metrics are @10 whatever top_k the recommendations use, so that runs stay comparable.
-EVALUATION_K = 10
+# The shortest evaluation window worth a figure: one week, so that every weekday is in it.
+MIN_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,13 @@ class RecommenderConfig:
     ease_max_items: int = 4_000
     # Candidate names to leave out (e.g. ("two_tower",) for a quick run); the rest compete.
     exclude_candidates: tuple[str, ...] = ()
+    # Evaluation protocols run for every candidate, and the one the choice is made on. The
+    # per-customer protocol scores the population the lists are served to (customers with a
+    # history); it is used when at least min_next_purchase_customers customers have three
+    # orders (a validation and a test order each), else the time window decides.
+    protocols: tuple[str, ...] = ("time_window", "next_purchase")
+    selection_protocol: str = "next_purchase"
+    min_next_purchase_customers: int = 50
 
     def __post_init__(self) -> None:
         for name in ("test_days", "validation_days", "window_days", "top_k", "batch_size", "max_epochs", "patience"):
@@ -91,6 +104,9 @@ class RecommenderConfig:
             raise ValueError(f"early_stopping must be log_likelihood or recall_at_10, got {self.early_stopping!r}")
         if not self.recent_days_choices:
             raise ValueError("recent_days_choices must not be empty")
+        unknown = set(self.protocols) - set(PROTOCOLS) or ({self.selection_protocol} - set(PROTOCOLS))
+        if unknown or TIME_WINDOW not in self.protocols:
+            raise ValueError(f"protocols must include {TIME_WINDOW!r} and be among {PROTOCOLS}; got {self.protocols}")
         if not self.prior_weights or min(self.prior_weights) < 0:
             raise ValueError("prior_weights must be a non-empty tuple of weights >= 0")
 
@@ -155,8 +171,9 @@ class RecommenderResult:
             if table.empty:
                 continue
             for row in table.loc[table["segment"] == "all"].to_dict("records"):
+                protocol = "" if row["protocol"] == TIME_WINDOW else f"{row['protocol']}_"
                 for figure in ("difference", "ci_low", "ci_high"):
-                    flat[f"{prefix}lead_over_{row['baseline']}.{row['metric']}.{figure}"] = row[figure]
+                    flat[f"{prefix}{protocol}lead_over_{row['baseline']}.{row['metric']}.{figure}"] = row[figure]
         flat.update({f"calibration.{key}": float(value) for key, value in self.calibration.items()})
         flat.update({f"seconds.{key}": float(value) for key, value in self.seconds.items()})
         return flat
@@ -191,94 +208,27 @@ def _catalog(products: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame
     return catalog
 
 
-def sampled_negatives_possible(
-    history: pd.DataFrame, held_out: pd.DataFrame, catalogue: int, negatives: int
-) -> str | None:
-    """None when every held-out customer has ``negatives`` items they never bought, else why not."""
-    pairs = pd.concat(
-        [
-            history.loc[
-                isin(history["customer_unique_id"], held_out["customer_unique_id"]),
-                ["customer_unique_id", "product_id"],
-            ],
-            held_out[["customer_unique_id", "product_id"]],
-        ]
-    ).drop_duplicates()
-    widest = int(pairs.groupby("customer_unique_id").size().max()) if len(pairs) else 0
-    if catalogue - widest < negatives:
-        return (
-            f"the catalogue has {catalogue} items and a customer bought {widest} of them: fewer than "
-            f"{negatives} never-bought items to sample as negatives"
-        )
-    return None
+def fitted_windows(interactions: pd.DataFrame, config: RecommenderConfig) -> RecommenderConfig:
+    """``config`` with test and validation windows that leave at least as long a training period.
 
-
-def _task(history, held_out, catalog_ids, config, negatives_reason) -> EvaluationTask:
-    negatives = 0 if negatives_reason else config.sampled_negatives
-    return EvaluationTask.build(history, held_out, catalog_ids, negatives, config.seed)
-
-
-def _full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
-    table = metrics_table(task, {"model": run}, EVALUATION_K)
-    row = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")].iloc[0]
-    return float(row[f"hr_at_{EVALUATION_K}"]), float(row[f"ndcg_at_{EVALUATION_K}"])
-
-
-def _recent_days(split: TimeSplit, task: EvaluationTask, catalog: pd.DataFrame, config: RecommenderConfig) -> int:
-    """Recent popularity's window, by HR@10 (then NDCG@10, then the shorter window) on validation.
-
-    Chosen first because every item-based candidate orders the items its scores leave tied
-    (all of them, for a first-time customer) by recent popularity.
+    A short history (a shop with 60 days of data) cannot hold 30 + 30 days of evaluation and
+    still train on something; both windows shrink to a quarter of the history each, never
+    below MIN_WINDOW_DAYS. Shorter than four such windows, nothing can be evaluated.
     """
-    from ml.recommender.candidates import RecentPopularity
-
-    scored = []
-    for days in config.recent_days_choices:
-        data = FitData(split.train, split.validation_start, catalog, pd.Series(dtype="object"), None, days)
-        fitted = RecentPopularity((days,)).fit(data, {"days": days})
-        scored.append((*_full_hr(task, run_scorer(task, fitted.scorer(task.customers), EVALUATION_K)), -days, days))
-    return max(scored)[-1]
-
-
-def _fit_on_grid(
-    candidate: Candidate, data: FitData, task: EvaluationTask
-) -> tuple[Any, dict[str, Any], ModelRun, pd.DataFrame]:
-    """The candidate fitted with each setting of its grid, scored on validation; the best kept."""
-    best = None
-    rows = []
-    for params in candidate.grid():
-        fitted = candidate.fit(data, params)
-        run = run_scorer(task, fitted.scorer(task.customers), EVALUATION_K)
-        hr, ndcg = _full_hr(task, run)
-        rows.append({"candidate": candidate.name, "params": _describe(params), "hr_at_10": hr, "ndcg_at_10": ndcg})
-        # Ties within the grid go to the earlier (more regularised or smaller) setting.
-        if best is None or (hr, ndcg) > best[0]:
-            best = ((hr, ndcg), fitted, params, run)
-    return best[1], best[2], best[3], pd.DataFrame(rows)
-
-
-def _describe(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items() if isinstance(v, int | float | str)) or "-"
-
-
-def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:
-    """The candidate with the best ``metric``; a tie (equal to 1e-12) goes to the simpler one."""
-    scored = table.loc[table[metric].notna()]
-    if scored.empty:
-        raise ValueError("no candidate could be evaluated on the validation window")
-    ranked = scored.assign(_value=scored[metric].round(12), _simple=scored["candidate"].map(simplicity)).sort_values(
-        ["_value", "_simple"], ascending=[False, True], kind="stable"
+    first, last = interactions["first_purchased_at"].min(), interactions["last_purchased_at"].max()
+    days = int((last.normalize() - first.normalize()) / pd.Timedelta(days=1)) + 1
+    if days >= 2 * (config.test_days + config.validation_days):
+        return config
+    window = days // 4
+    if window < MIN_WINDOW_DAYS:
+        raise NotEnoughHistory(
+            f"{days} days of purchases: too short for a validation and a test window of at least "
+            f"{MIN_WINDOW_DAYS} days each with as much history before them"
+        )
+    window = min(window, config.test_days, config.validation_days)
+    return dataclasses.replace(
+        config, test_days=window, validation_days=window, window_days=min(config.window_days, window)
     )
-    best = ranked.iloc[0]
-    tied = ranked.loc[(ranked["_value"] == best["_value"]) & (ranked["candidate"] != best["candidate"])]
-    others = ranked.loc[ranked["_value"] < best["_value"]]
-    reason = f"best {metric.replace('validation_', '')} on validation ({best[metric]:.4f})"
-    if len(others):
-        runner_up = others.iloc[0]
-        reason += f", ahead of {runner_up['candidate']} ({runner_up[metric]:.4f})"
-    if len(tied):
-        reason += f"; tied with {', '.join(tied['candidate'])}, and simpler"
-    return str(best["candidate"]), reason
 
 
 def train_and_evaluate(
@@ -294,15 +244,17 @@ def train_and_evaluate(
     ``interactions``, ``customers``, ``products`` and ``orders`` are the marts
     user_item_interactions, customer_rfm, products and (optional) orders. Only the state is
     read from customers and only static attributes from products; everything else is
-    rebuilt from the interactions and orders before each boundary. A candidate that does
-    not apply to the data, or fails, steps aside with the reason; the others go on.
+    rebuilt from the interactions and orders before each boundary. Both protocols are run
+    (the per-customer one where enough customers have two orders); the selection uses
+    ``config.selection_protocol``. A candidate that does not apply to the data, or fails,
+    steps aside with the reason; the others go on.
     """
     config = config or RecommenderConfig()
     check_interactions(interactions)
     catalog = _catalog(products, interactions)
-    catalog_ids = pd.Index(catalog["product_id"])
     states = customer_states(customers)
     orders = None if orders is None else check_orders(orders)
+    config = fitted_windows(interactions, config)
     try:
         split = split_by_time(interactions, config.test_days, config.validation_days)
     except ValueError as error:
@@ -310,94 +262,80 @@ def train_and_evaluate(
     if split.validation.empty or split.test.empty:
         raise NotEnoughHistory(f"the validation or test window is empty: {split.summary()}")
     candidates = [c for c in (candidates or default_candidates(config)) if c.name not in config.exclude_candidates]
-    seconds: dict[str, float] = {}
+    simplicity = {candidate.name: candidate.simplicity for candidate in candidates}
     not_applicable: dict[str, str] = {}
-
     clock = time.perf_counter()
-    sample = sample_customers(split.validation, config.validation_customers, config.seed)
-    validation_held_out = split.validation.loc[isin(split.validation["customer_unique_id"], sample)]
-    reasons = [
-        sampled_negatives_possible(split.train, validation_held_out, len(catalog), config.sampled_negatives),
-        sampled_negatives_possible(split.history, split.test, len(catalog), config.sampled_negatives),
-    ]
-    negatives_reason = next((reason for reason in reasons if reason), None)
-    if negatives_reason:
-        not_applicable[SAMPLED] = negatives_reason
-    validation_task = _task(split.train, validation_held_out, catalog_ids, config, negatives_reason)
-    test_task = _task(split.history, split.test, catalog_ids, config, negatives_reason)
-    recent_days = _recent_days(split, validation_task, catalog, config)
-    train_data = FitData(
-        split.train, split.validation_start, catalog, states, orders, recent_days, split.validation, config.seed
-    )
-    history_data = FitData(split.history, split.cutoff, catalog, states, orders, recent_days, None, config.seed)
-    shape = DataShape.of(split.train, len(catalog))
 
-    rows, validated, validation_runs, grids = [], {}, {}, []
-    for candidate in candidates:
-        row = {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
-        reason = candidate.applies_to(shape)
-        if reason:
-            rows.append({**row, "status": "stepped_aside", "reason": reason})
-            continue
-        started = time.perf_counter()
-        try:
-            fitted, params, run, grid = _fit_on_grid(candidate, train_data, validation_task)
-        except Exception as error:  # one candidate's failure is reported, and the others go on
-            rows.append({**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"})
-            continue
-        seconds[f"validation.{candidate.name}"] = time.perf_counter() - started
-        validated[candidate.name] = (candidate, fitted, params)
-        validation_runs[candidate.name] = run
-        grids.append(grid)
-        hr, ndcg = _full_hr(validation_task, run)
-        rows.append(
-            {**row, "params": _describe(fitted.params), "validation_hr_at_10": hr, "validation_ndcg_at_10": ndcg}
-        )
-    table = pd.DataFrame(rows)
-    for column in ("params", "validation_hr_at_10", "validation_ndcg_at_10"):
-        if column not in table.columns:
-            table[column] = np.nan
-    if not validated:
+    time_window = time_window_protocol(split, catalog, states, orders, 30, config)
+    recent_days = _recent_days(time_window.validation)
+    for fold in (time_window.validation, time_window.test):
+        fold.data.recent_days = recent_days
+    protocols = [time_window]
+    if NEXT_PURCHASE in config.protocols:
+        next_split = split_next_purchase(interactions)
+        evaluated_customers = next_split.validation["customer_unique_id"].nunique()
+        if evaluated_customers < config.min_next_purchase_customers:
+            not_applicable[NEXT_PURCHASE] = (
+                f"{evaluated_customers} customers have three orders or more, fewer than "
+                f"{config.min_next_purchase_customers}: too few for a validation and a test order each"
+            )
+        else:
+            protocols.append(next_purchase_protocol(next_split, catalog, states, orders, recent_days, config))
+    selection_protocol = (
+        config.selection_protocol if config.selection_protocol in {p.name for p in protocols} else TIME_WINDOW
+    )
+    # Settings are chosen on the selection protocol's validation; the other protocol scores each
+    # candidate with the same settings, so that the model promotion judges (time window) is the
+    # one that is published.
+    ordered = sorted(protocols, key=lambda protocol: protocol.name != selection_protocol)
+    outcomes = {ordered[0].name: evaluate(ordered[0], candidates)}
+    settings = {name: params for name, (_, _, params) in outcomes[ordered[0].name].validated.items()}
+    for protocol in ordered[1:]:
+        outcomes[protocol.name] = evaluate(protocol, candidates, settings)
+    for protocol in protocols:
+        if protocol.negatives_reason:
+            not_applicable[f"{protocol.prefix}{SAMPLED}"] = protocol.negatives_reason
+
+    table = _candidates_table(outcomes, candidates)
+    prefix = outcomes[selection_protocol].protocol.prefix
+    # Only a candidate with a time-window test model can be registered: promotion scores that one.
+    eligible = table.loc[table["candidate"].isin(list(outcomes[TIME_WINDOW].tested))]
+    if eligible[f"{prefix}validation_hr_at_10"].notna().sum() == 0:
         raise ValueError(
             f"no recommender candidate could be evaluated: {table[['candidate', 'reason']].to_dict('records')}"
         )
-    chosen_name, chosen_reason = choose(table, {c.name: c.simplicity for c in candidates})
-    validation_metrics = metrics_table(validation_task, validation_runs, EVALUATION_K)
-    validation_comparisons = compare_to_baselines(
-        validation_task, validation_runs, chosen_name, EVALUATION_K, seed=config.seed
-    )
-    seconds["validation"] = time.perf_counter() - clock
+    chosen_name, chosen_reason = choose(eligible, simplicity, f"{prefix}validation_hr_at_10")
+    if selection_protocol != config.selection_protocol:
+        chosen_reason += f" ({config.selection_protocol}: {not_applicable.get(config.selection_protocol, 'not run')})"
+    table.loc[table["candidate"] == chosen_name, ["status", "reason"]] = ["chosen", chosen_reason]
 
-    clock = time.perf_counter()
-    tested, test_runs = {}, {}
-    for name, (candidate, fitted, params) in validated.items():
-        started = time.perf_counter()
-        model = (
-            candidate.fit(history_data, params)
-            if getattr(candidate, "retrain_for_test", True)
-            else fitted.rebased(history_data)
-        )
-        if isinstance(model, ItemBasedRecommender):
-            model.with_calibrator(RankCalibrator().fit(validation_runs[name].recommendations, split.validation))
-        tested[name] = model
-        test_runs[name] = run_scorer(test_task, model.scorer(test_task.customers), EVALUATION_K)
-        seconds[f"test.{name}"] = time.perf_counter() - started
-    metrics = metrics_table(test_task, test_runs, EVALUATION_K)
-    comparisons = compare_to_baselines(test_task, test_runs, chosen_name, EVALUATION_K, seed=config.seed)
-    test_figures = metrics.loc[(metrics["protocol"] == FULL) & (metrics["segment"] == "all")].set_index("model")
-    table["test_hr_at_10"] = table["candidate"].map(test_figures["hr_at_10"])
-    table["test_ndcg_at_10"] = table["candidate"].map(test_figures["ndcg_at_10"])
-    table.loc[table["candidate"] == chosen_name, "status"] = "chosen"
-    table.loc[table["candidate"] == chosen_name, "reason"] = chosen_reason
-    evaluated = tested[chosen_name]
-    test_ranked = evaluated.recommend(test_task.customers, config.top_k)
+    window = outcomes[TIME_WINDOW]
+    metrics = pd.concat([outcome.metrics("test") for outcome in outcomes.values()], ignore_index=True)
+    validation_metrics = pd.concat([outcome.metrics("validation") for outcome in outcomes.values()], ignore_index=True)
+    comparisons = pd.concat(
+        [o.comparisons("test", chosen_name, config.seed) for o in outcomes.values()], ignore_index=True
+    )
+    validation_comparisons = pd.concat(
+        [o.comparisons("validation", chosen_name, config.seed) for o in outcomes.values()], ignore_index=True
+    )
+    seconds = {key: value for outcome in outcomes.values() for key, value in outcome.seconds.items()}
+    seconds["evaluation"] = time.perf_counter() - clock
+
+    # The registry's evaluated model is the time-window one: promotion compares on today's test window.
+    candidate, fitted, _ = window.validated[chosen_name]
+    evaluated = window.tested[chosen_name]
+    if isinstance(evaluated, ItemBasedRecommender):
+        # Real time asks for more than 10 candidates: calibrate every rank it may show.
+        depth = max(config.calibration_depth, config.top_k)
+        validation = window.protocol.validation
+        lists = fitted.recommend(validation.task.customers, depth)
+        evaluated.with_calibrator(RankCalibrator().fit(lists, validation.held_out))
+    test_ranked = evaluated.recommend(window.protocol.test.task.customers, config.top_k)
     calibration = expected_calibration_error(
         test_ranked["probability"].fillna(0.0).to_numpy(), _bought(test_ranked, split.test)
     )
-    seconds["test"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    candidate, fitted, params = validated[chosen_name]
     all_data = FitData(
         known_before(interactions, split.end), split.end, catalog, states, orders, recent_days, None, config.seed
     )
@@ -414,17 +352,60 @@ def train_and_evaluate(
         model=final,
         evaluated_model=evaluated,
         calibration=calibration,
-        split=split.summary(),
+        split={**split.summary(), "selection_protocol": selection_protocol},
         seconds=seconds,
         comparisons=comparisons,
         validation_comparisons=validation_comparisons,
         not_applicable=not_applicable,
         chosen={
             "recent_days": recent_days,
+            "selection_protocol": selection_protocol,
             **{k: v for k, v in fitted.params.items() if isinstance(v, int | float | str)},
         },
         config=config,
     )
+
+
+def _recent_days(fold) -> int:
+    """Recent popularity's window, by HR@10 (then NDCG@10, then the shorter window) on validation.
+
+    Chosen first because every item-based candidate orders the items its scores leave tied
+    (all of them, for a first-time customer) by recent popularity.
+    """
+    from ml.recommender.candidates import RecentPopularity
+
+    candidate = RecentPopularity()
+    scored = []
+    for params in candidate.grid():
+        fitted = candidate.fit(fold.data, params)
+        run = run_scorer(fold.task, fitted.scorer(fold.task.customers), EVALUATION_K)
+        scored.append((*full_hr(fold.task, run), -params["days"], params["days"]))
+    return max(scored)[-1]
+
+
+SEVERITY = {"evaluated": 0, "stepped_aside": 1, "failed": 2}
+
+
+def _candidates_table(outcomes, candidates: list[Candidate]) -> pd.DataFrame:
+    """One row per candidate: its worst status over the protocols, each protocol's reason, every figure."""
+    figures = ["validation_hr_at_10", "validation_ndcg_at_10", "test_hr_at_10", "test_ndcg_at_10"]
+    table = pd.DataFrame({"candidate": [c.name for c in candidates], "family": [c.family for c in candidates]})
+    table = table.assign(status="evaluated", reason="", params="-")
+    for name, outcome in sorted(outcomes.items(), key=lambda item: item[0] != TIME_WINDOW):
+        rows = pd.DataFrame(outcome.rows).set_index("candidate")
+        for column in ["status", "reason", "params", *figures]:
+            if column not in rows.columns:
+                rows[column] = np.nan
+        for candidate, row in rows.iterrows():
+            at = table.index[table["candidate"] == candidate][0]
+            if SEVERITY[row["status"]] > SEVERITY[table.at[at, "status"]]:
+                table.at[at, "status"] = row["status"]
+            if isinstance(row["reason"], str) and row["reason"] and row["reason"] != NOT_SELECTED_HERE:
+                table.at[at, "reason"] = f"{table.at[at, 'reason']} [{name}] {row['reason']}".strip()
+            if isinstance(row["params"], str) and table.at[at, "params"] == "-":
+                table.at[at, "params"] = row["params"]
+        table = table.join(rows[figures].add_prefix(outcome.protocol.prefix), on="candidate")
+    return table
 
 
 def _bought(ranked: pd.DataFrame, held_out: pd.DataFrame) -> np.ndarray:

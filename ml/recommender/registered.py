@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ml.recommender.candidates import FitData, ItemBasedRecommender
+from ml.recommender.candidates import FitData, ItemBasedRecommender, TwoTowerFitted
 from ml.recommender.evaluation import FULL, EvaluationTask, metrics_table, run_scorer
 from ml.recommender.features import check_orders, customer_states
+from ml.recommender.model import TwoTowerRecommender
 from ml.recommender.split import data_end, known_before, split_by_time
+from ml.recommender.train import TrainingLog
 from ml.registry import NotComparable
 
 HOLDOUT_METRIC = "hr_at_10"
@@ -52,6 +54,13 @@ class RegisteredRecommender:
     evaluated_through: pd.Timestamp
     test_days: int
     top_k: int = 10
+
+    def __setstate__(self, state: dict) -> None:
+        # Versions registered before the candidates came in hold a bare two-tower network.
+        for role in ("scoring", "evaluated"):
+            if isinstance(state.get(role), TwoTowerRecommender):
+                state[role] = TwoTowerFitted(state[role], {}, TrainingLog())
+        self.__dict__.update(state)
 
     @classmethod
     def from_result(cls, result) -> RegisteredRecommender:

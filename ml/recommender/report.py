@@ -24,10 +24,11 @@ def evaluation_report(result) -> str:
     lines = [
         "# Recommender: candidates, selection and evaluation",
         "",
-        f"Validation window {split['validation_start']} to {split['cutoff']}: every candidate learns from the "
-        f"data before it and is scored there; the selection is made there. Test window {split['cutoff']} to "
-        f"{split['end']} ({split['test_customers']} customers): every candidate learns from the data before "
-        "it; its figures are reported, never chosen on.",
+        f"Time window: validation {split['validation_start']} to {split['cutoff']}, test {split['cutoff']} to "
+        f"{split['end']} ({split['test_customers']} customers). Next purchase: each customer's last order "
+        "held out for test and the one before it for validation. Every candidate learns from what precedes "
+        f"each held-out window; the choice is made on the validation window of {split['selection_protocol']}; "
+        "test figures are reported, never chosen on.",
         "",
         f"**Chosen: {result.chosen_name}**, {result.chosen_reason}.",
         "",
@@ -36,16 +37,21 @@ def evaluation_report(result) -> str:
     ]
     for protocol, reason in result.not_applicable.items():
         lines += [f"Protocol {protocol} not applicable: {reason}.", ""]
-    for protocol, title in (
-        (FULL, "Full catalogue (every product ranked, already-bought excluded)"),
-        (SAMPLED, "Sampled: the held-out item among 99 random items the customer never bought (flatters every model)"),
-    ):
-        for segment in ("all", "repeat", "first_time"):
-            if ((result.metrics["protocol"] == protocol) & (result.metrics["segment"] == segment)).any():
-                heading = f"## Test, {title}: {segment.replace('_', '-')} customers"
-                lines += [heading, "", _section(result.metrics, protocol, segment), ""]
-    lines += _comparison_section(result.comparisons, result.chosen_name, "test window")
-    lines += _comparison_section(result.validation_comparisons, result.chosen_name, "validation window")
+    for prefix, split in (("", "time window"), ("next_purchase_", "next purchase")):
+        for protocol, title in (
+            (FULL, "full catalogue (every product ranked, already-bought excluded)"),
+            (SAMPLED, "sampled: the held-out item among 99 random items never bought (flatters every model)"),
+        ):
+            for segment in ("all", "repeat", "first_time"):
+                rows = (result.metrics["protocol"] == prefix + protocol) & (result.metrics["segment"] == segment)
+                if rows.any():
+                    heading = f"## Test, {split}, {title}: {segment.replace('_', '-')} customers"
+                    lines += [heading, "", _section(result.metrics, prefix + protocol, segment), ""]
+    for protocol, split in (("time_window", "time window"), ("next_purchase", "next purchase")):
+        for comparisons, window in ((result.comparisons, "test"), (result.validation_comparisons, "validation")):
+            if len(comparisons):
+                chosen = comparisons.loc[comparisons["protocol"] == protocol]
+                lines += _comparison_section(chosen, result.chosen_name, f"{split}, {window}")
     lines += [
         "## Chosen on the validation window",
         "",
@@ -73,7 +79,7 @@ def _comparison_section(comparisons: pd.DataFrame, chosen: str, window: str) -> 
     return [
         f"## {chosen} minus each other candidate (full catalogue, {window})",
         "",
-        f"Mean per-customer difference and 95% paired bootstrap interval over the {window}'s customers; "
+        "Mean per-customer difference and 95% paired bootstrap interval over that window's customers; "
         "`*` marks an interval that excludes zero. An interval across zero is a tie at this sample size.",
         "",
         table.to_markdown(),

@@ -13,7 +13,7 @@ every item to one item, for similar products).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ import pandas as pd
 from ml.recommender.candidates import ItemBasedRecommender, TwoTowerFitted
 from ml.recommender.features import UNKNOWN
 from ml.recommender.frames import isin
+from ml.recommender.metrics import top_k_positions
 from ml.recommender.model import TwoTowerRecommender
 
 
@@ -39,6 +40,7 @@ class VectorScorer:
     bought: dict[str, np.ndarray]  # customer -> catalogue positions bought before the reference time
     cold_vectors: dict[str, np.ndarray]  # state (or UNKNOWN) -> vector of a customer without history
     calibrator: object | None
+    _norms: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_model(cls, model: TwoTowerRecommender, customers: pd.DataFrame) -> VectorScorer:
@@ -81,8 +83,9 @@ class VectorScorer:
 
     def similarity(self, position: int) -> np.ndarray:
         """Cosine similarity of every item's vector to the item at ``position``."""
-        norms = np.maximum(np.linalg.norm(self.item_vectors, axis=1), 1e-12)
-        return (self.item_vectors @ self.item_vectors[position]) / (norms * norms[position])
+        if self._norms is None:
+            self._norms = np.maximum(np.linalg.norm(self.item_vectors, axis=1), 1e-12)
+        return (self.item_vectors @ self.item_vectors[position]) / (self._norms * self._norms[position])
 
     def recommend(
         self,
@@ -148,8 +151,17 @@ class HistoryScorer:
         return self.model.customers.get_indexer([customer_id])[0] >= 0
 
     def similarity(self, position: int) -> np.ndarray:
-        """The model's scores for a customer who bought only that item (item-kNN: its similarities)."""
-        return self.model.score_history(np.array([position]))
+        """The model's scores for a customer who bought only that item (item-kNN: its similarities).
+
+        A popularity champion has no item-to-item signal of its own; co-purchase cosine over the
+        same purchases stands in, so that "similar" never means "popular".
+        """
+        if self.model.shared is None:
+            return self.model.score_history(np.array([position]))
+        history = self.model.history
+        buyers = np.asarray(history.sum(axis=0)).ravel()
+        co_buyers = np.asarray((history.T @ history[:, position]).todense()).ravel()
+        return co_buyers / np.maximum(np.sqrt(buyers * buyers[position]), 1.0)
 
     def recommend(
         self,
@@ -172,7 +184,7 @@ class HistoryScorer:
         excluded = np.concatenate([context, bought]) if exclude_bought else context
         scores[excluded.astype("int64")] = -np.inf
         count = min(top_k, int(np.isfinite(scores).sum()))
-        order = np.lexsort((np.arange(scores.size), -scores))[:count]
+        order = top_k_positions(scores[None, :], count)[0] if count else np.empty(0, dtype="int64")
         ranks = np.arange(1, count + 1, dtype="int64")
         calibrator = self.model.calibrator
         probability = calibrator.predict(ranks) if calibrator is not None else np.full(count, np.nan)

@@ -15,8 +15,8 @@ from ml.recommender.candidates import Als, Ease, FitData, GlobalPopularity, Item
 from ml.recommender.candidates.base import TIE_BREAK_SCALE, RankCalibrator, tie_break
 from ml.recommender.candidates.ease import ease_weights
 from ml.recommender.candidates.item_knn import cosine_similarity
-from ml.recommender.pipeline import choose, sampled_negatives_possible
 from ml.recommender.registered import RegisteredRecommender
+from ml.recommender.selection import choose, sampled_negatives_possible
 from ml.recommender.serving import realtime_scorer
 
 BOUNDARY = pd.Timestamp("2018-03-01")
@@ -145,6 +145,19 @@ def test_a_model_rebased_onto_a_larger_catalogue_scores_new_products_at_zero():
     positions = rebased.catalog_ids.get_indexer(PRODUCTS)
     assert np.allclose(after[positions], before, atol=2 * TIE_BREAK_SCALE)
     assert after[rebased.catalog_ids.get_loc("aa-new")] < TIE_BREAK_SCALE
+    # Rebased again, onto a catalogue without c: from the learned model, not the reindexed one.
+    again = rebased.rebased(_data(TINY.loc[TINY["product_id"] != "c"], ["a", "b", "d", "aa-new"]))
+    scores = again.score_history(np.array([again.catalog_ids.get_loc("a")]))
+    assert scores[again.catalog_ids.get_loc("b")] == pytest.approx(before[1], abs=2 * TIE_BREAK_SCALE)
+
+
+def test_a_product_the_model_never_saw_ranks_below_every_scored_one():
+    fitted = Ease(regularizations=(1.0,)).fit(_data(TINY, PRODUCTS), {"regularization": 1.0})
+    rebased = fitted.rebased(_data(TINY, [*PRODUCTS, "aa-new"]))
+    scores = rebased.score_history(np.array([rebased.catalog_ids.get_loc("b")]))
+    new = rebased.catalog_ids.get_loc("aa-new")
+    assert scores.min() < 0  # EASE scores some items below zero ...
+    assert scores[new] <= np.delete(scores, new).min() + TIE_BREAK_SCALE  # ... and a new product lower still
 
 
 def test_selection_takes_the_best_and_gives_a_tie_to_the_simpler():
@@ -183,7 +196,8 @@ def test_a_ten_product_shop_gets_recommendations_with_the_sampled_protocol_stepp
     config = RecommenderConfig(test_days=30, validation_days=30, max_epochs=1, threads=1)
     result = train_and_evaluate(shop["interactions"], shop["customers"], shop["products"], None, config)
     assert "sampled_100" in result.not_applicable and "10 items" in result.not_applicable["sampled_100"]
-    assert set(result.metrics["protocol"]) == {"full_catalog"}
+    assert "next_purchase_sampled_100" in result.not_applicable
+    assert set(result.metrics["protocol"]) == {"full_catalog", "next_purchase_full_catalog"}
     statuses = result.candidates.set_index("candidate")["status"]
     assert statuses["two_tower"] == "stepped_aside"  # 10 items x 400 customers is too little for a network
     assert "too few interactions" in result.candidates.set_index("candidate").loc["two_tower", "reason"]
@@ -223,6 +237,60 @@ def test_a_failing_candidate_is_reported_and_the_others_go_on():
     champion = registered.for_data(shop["interactions"], shop["customers"], shop["products"])
     answer, cold = realtime_scorer(champion, shop["customers"]).recommend("never-seen", "SP", [], 3)
     assert cold and len(answer) == 3
+
+
+class _FailsOn(ItemKnn):
+    """item-kNN that raises on some folds; simpler than item-kNN, so that it wins every tie."""
+
+    name = family = "fragile"
+    simplicity = -1
+
+    def __init__(self, fails) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def fit(self, data, params):
+        if self.fails(data):
+            raise RuntimeError("cannot fit this fold")
+        return super().fit(data, params)
+
+
+def test_a_candidate_without_a_time_window_model_is_never_chosen():
+    shop = _small_shop(products=30)
+    end = shop["interactions"]["last_purchased_at"].max().normalize() + pd.Timedelta(days=1)
+    fragile = _FailsOn(lambda data: data.boundary < end)  # fails on the time window only
+    config = RecommenderConfig(test_days=30, validation_days=30, threads=1)
+    result = train_and_evaluate(
+        shop["interactions"], shop["customers"], shop["products"], None, config, candidates=[ItemKnn(), fragile]
+    )
+    table = result.candidates.set_index("candidate")
+    # It ties item-kNN on the per-customer protocol and is simpler, yet promotion could not score it.
+    assert (
+        table.loc["fragile", "next_purchase_validation_hr_at_10"]
+        == table.loc["item_knn", "next_purchase_validation_hr_at_10"]
+    )
+    assert table.loc["fragile", "status"] == "failed"
+    assert result.chosen_name == "item_knn"
+
+
+def test_a_candidate_failing_on_the_test_fold_is_reported_and_not_chosen():
+    shop = _small_shop(products=30)
+    fragile = _FailsOn(lambda data: data.validation is None)  # every test-fold and final fit
+    config = RecommenderConfig(test_days=30, validation_days=30, threads=1, protocols=("time_window",))
+    result = train_and_evaluate(
+        shop["interactions"], shop["customers"], shop["products"], None, config, candidates=[ItemKnn(), fragile]
+    )
+    row = result.candidates.set_index("candidate").loc["fragile"]
+    assert row["status"] == "failed" and "[time_window] on the test fold" in row["reason"]
+    assert pd.notna(row["validation_hr_at_10"]) and pd.isna(row["test_hr_at_10"])
+    assert result.chosen_name == "item_knn"
+
+
+def test_a_popularity_champion_gives_co_purchase_neighbours_as_similar_items():
+    fitted = GlobalPopularity().fit(_data(TINY, PRODUCTS), {})
+    similarity = realtime_scorer(fitted, pd.DataFrame({"customer_unique_id": []})).similarity(0)
+    # a's co-buyers: b (2 of a's 3 buyers, b has 2) and c (1; c has 1); d none.
+    assert similarity.tolist() == pytest.approx([1.0, 2 / math.sqrt(6), 1 / math.sqrt(3), 0.0])
 
 
 def test_configuration_can_leave_candidates_out():

@@ -87,9 +87,15 @@ def test_metrics_table_covers_every_candidate_protocol_and_segment(selection):
     result = selection
     table = result.metrics
     assert set(table["model"]) == ALL_CANDIDATES
-    assert set(table["protocol"]) == {"full_catalog", "sampled_100"}
-    assert set(table["segment"]) == {"all", "repeat", "first_time"}
-    assert len(table) == 6 * 2 * 3
+    assert set(table["protocol"]) == {
+        "full_catalog", "sampled_100", "next_purchase_full_catalog", "next_purchase_sampled_100"
+    }  # fmt: skip
+    window = table.loc[~table["protocol"].str.startswith("next_purchase")]
+    assert set(window["segment"]) == {"all", "repeat", "first_time"}
+    assert len(window) == 6 * 2 * 3
+    # Every customer of the per-customer protocol has a history: no first-time segment there.
+    per_customer = table.loc[table["protocol"].str.startswith("next_purchase")]
+    assert set(per_customer["segment"]) == {"all", "repeat"} and len(per_customer) == 6 * 2 * 2
     figures = table[["hr_at_1", "hr_at_10", "ndcg_at_10", "mrr_at_10"]]
     assert ((figures >= 0) & (figures <= 1)).all().all()
     assert (table["hr_at_1"] <= table["hr_at_10"]).all()
@@ -115,16 +121,24 @@ def test_selection_picks_the_best_on_validation_and_reports_every_candidate_on_t
     assert (table["status"] == "chosen").sum() == 1
     chosen = table.loc[selection.chosen_name]
     assert chosen["status"] == "chosen"
+    # This generated set has enough customers with three orders: the per-customer protocol decides.
+    assert selection.split["selection_protocol"] == "next_purchase"
     # Never worse on validation than any candidate, baselines included.
-    assert chosen["validation_hr_at_10"] == table["validation_hr_at_10"].max()
-    assert table["test_hr_at_10"].notna().all() and table["validation_hr_at_10"].notna().all()
+    selection_metric = "next_purchase_validation_hr_at_10"
+    assert chosen[selection_metric] == table[selection_metric].max()
+    for prefix in ("", "next_purchase_"):
+        for window in ("validation", "test"):
+            assert table[f"{prefix}{window}_hr_at_10"].notna().all()
     validation = selection.validation_metrics
-    figures = validation.loc[(validation["protocol"] == "full_catalog") & (validation["segment"] == "all")]
-    assert figures.set_index("model")["hr_at_10"].to_dict() == pytest.approx(table["validation_hr_at_10"].to_dict())
-    # The chosen one is compared with every other candidate, on both windows.
+    figures = validation.loc[
+        (validation["protocol"] == "next_purchase_full_catalog") & (validation["segment"] == "all")
+    ]
+    assert figures.set_index("model")["hr_at_10"].to_dict() == pytest.approx(table[selection_metric].to_dict())
+    # The chosen one is compared with every other candidate, on both windows of both protocols.
     others = ALL_CANDIDATES - {selection.chosen_name}
-    assert set(selection.comparisons["baseline"]) == others
-    assert set(selection.validation_comparisons["baseline"]) == others
+    for comparisons in (selection.comparisons, selection.validation_comparisons):
+        for protocol in ("time_window", "next_purchase"):
+            assert set(comparisons.loc[comparisons["protocol"] == protocol, "baseline"]) == others
     assert selection.model.family == selection.chosen_name
 
 
@@ -310,6 +324,27 @@ def test_registered_holdout_repeats_the_test_figures_and_refuses_a_model_that_sa
     rebased = registered.for_data(interactions, customers, products, orders)
     pd.testing.assert_frame_equal(
         rebased.recommend(customers.head(30), 10), result.model.recommend(customers.head(30), 10)
+    )
+
+
+def test_versions_registered_before_the_candidates_still_load(result, marts):
+    """A registry entry of the two-tower era holds bare networks; it loads as a two-tower candidate."""
+    from ml.recommender.candidates import TwoTowerFitted
+
+    legacy = RegisteredRecommender(
+        scoring=result.model.network,
+        evaluated=result.evaluated_model.network,
+        evaluated_through=pd.Timestamp(result.split["cutoff"]),
+        test_days=result.config.test_days,
+    )
+    restored = pickle.loads(pickle.dumps(legacy))
+    assert isinstance(restored.scoring, TwoTowerFitted) and restored.family == "two_tower"
+    interactions, customers, products, orders = (
+        marts[name] for name in ("user_item_interactions", "customer_rfm", "products", "orders")
+    )
+    scored = restored.holdout_metrics(interactions, customers, products, orders)
+    assert scored["hr_at_10"] == pytest.approx(
+        result.candidates.set_index("candidate").loc["two_tower", "test_hr_at_10"]
     )
 
 

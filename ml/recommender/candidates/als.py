@@ -8,6 +8,7 @@ and the recent-popularity order.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,14 +85,18 @@ class Als:
         from implicit.cpu.als import AlternatingLeastSquares
 
         _, bought = history_matrix(data.known, data.catalog_ids)
-        model = AlternatingLeastSquares(
-            factors=int(params["factors"]),
-            regularization=float(params["regularization"]),
-            alpha=float(params["alpha"]),
-            iterations=self.iterations,
-            random_state=data.seed,
-            num_threads=self.threads,
-        )
+        with warnings.catch_warnings():
+            # implicit warns when OpenBLAS may run its own thread pool; fit and solve run under
+            # threadpool_limits(1, "blas") below, which is what the warning asks for.
+            warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
+            model = AlternatingLeastSquares(
+                factors=int(params["factors"]),
+                regularization=float(params["regularization"]),
+                alpha=float(params["alpha"]),
+                iterations=self.iterations,
+                random_state=data.seed,
+                num_threads=self.threads,
+            )
         # implicit parallelises over users itself; a BLAS thread pool under it oversubscribes the cores.
         with threadpool_limits(1, "blas"):
             model.fit(bought.astype("float32"), show_progress=False)

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.isotonic import IsotonicRegression
 
-from ml.recommender.metrics import chunk_rows, top_k_positions
+from ml.recommender.metrics import chunk_rows, shared_top_k_positions, top_k_positions
 from ml.recommender.split import purchase_events
 
 Scorer = Callable[[pd.Index], np.ndarray]
@@ -123,7 +123,7 @@ class ItemModel(Protocol):
 
 @dataclass
 class ReindexedModel:
-    """A model learned on one catalogue, scoring another: new products score 0, gone ones are dropped."""
+    """A model learned on one catalogue, scoring another: new products score lowest, gone ones are dropped."""
 
     inner: ItemModel
     old_ids: pd.Index
@@ -139,7 +139,10 @@ class ReindexedModel:
 
     def score_rows(self, history: sparse.csr_matrix) -> np.ndarray:
         old = np.asarray(self.inner.score_rows((history @ self.to_old).tocsr()), dtype="float64")
-        scores = np.zeros((history.shape[0], self.present.size))
+        # A product the model never saw ranks below every product it scored, whatever the sign
+        # of the model's scores (EASE^R and ALS score some items below zero).
+        floor = old.min(axis=1, keepdims=True) if old.size else np.zeros((history.shape[0], 1))
+        scores = np.repeat(floor, self.present.size, axis=1)
         kept = self.present >= 0
         scores[:, kept] = old[:, self.present[kept]]
         return scores
@@ -250,6 +253,37 @@ def top_k_frame(
         return pd.DataFrame({"customer_unique_id": [], "product_id": [], "rank": [], "score": []}).astype(
             {"rank": "int64", "score": "float64"}
         )
+    return pd.concat(frames, ignore_index=True)
+
+
+def shared_top_k_frame(
+    item_scores: np.ndarray,
+    customer_ids: pd.Index,
+    catalog_ids: pd.Index,
+    excluded: Callable[[pd.Index], tuple[np.ndarray, np.ndarray]] | None,
+    top_k: int,
+) -> pd.DataFrame:
+    """``top_k_frame`` for one score vector shared by everyone: ranked once, no customer x catalogue matrix."""
+    frames = []
+    step = 65_536
+    for start in range(0, len(customer_ids), step):
+        ids = customer_ids[start : start + step]
+        rows, columns = excluded(ids) if excluded is not None else (np.empty(0, "int64"), np.empty(0, "int64"))
+        positions = shared_top_k_positions(item_scores, top_k, rows, columns, len(ids))
+        row, rank = np.nonzero(positions >= 0)
+        column = positions[row, rank]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customer_unique_id": ids[row],
+                    "product_id": catalog_ids[column],
+                    "rank": (rank + 1).astype("int64"),
+                    "score": item_scores[column].astype("float64"),
+                }
+            )
+        )
+    if not frames:
+        return top_k_frame(lambda ids: np.empty((0, len(catalog_ids))), customer_ids, catalog_ids, None, top_k)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -382,7 +416,12 @@ class ItemBasedRecommender:
     ) -> pd.DataFrame:
         """customer_unique_id, product_id, rank 1..K, score, probability (NaN without a calibrator)."""
         ids = _customer_index(customers)
-        table = top_k_frame(self.score, ids, self.catalog_ids, self._excluded if exclude_bought else None, top_k)
+        if self.shared is not None:
+            table = shared_top_k_frame(
+                self.shared, ids, self.catalog_ids, self._excluded if exclude_bought else None, top_k
+            )
+        else:
+            table = top_k_frame(self.score, ids, self.catalog_ids, self._excluded if exclude_bought else None, top_k)
         probability = (
             self.calibrator.predict(table["rank"].to_numpy())
             if self.calibrator is not None

@@ -1,0 +1,282 @@
+"""Every candidate fitted and scored on the two windows of an evaluation protocol, and the choice.
+
+A protocol gives two folds, validation and test, each a ``FitData`` (what a candidate may
+learn from) and an ``EvaluationTask`` (what it is scored on). Validation comes first in
+time, or, for the per-customer protocol, one order earlier; the test fold is the same cut
+one step later. ``evaluate`` fits every applicable candidate on the validation fold with
+each setting of its grid, keeps its best setting, then fits it again on the test fold
+with that setting (the two-tower is rebased instead) and scores it there. It never knows
+which model it scores.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender
+from ml.recommender.candidates.base import RankCalibrator
+from ml.recommender.evaluation import FULL, EvaluationTask, ModelRun, compare_to_baselines, metrics_table, run_scorer
+from ml.recommender.frames import isin
+from ml.recommender.next_purchase import NextPurchaseSplit, orders_before_each
+from ml.recommender.split import TimeSplit, sample_customers
+
+EVALUATION_K = 10
+TIME_WINDOW, NEXT_PURCHASE = "time_window", "next_purchase"
+NOT_SELECTED_HERE = "not evaluated on the selection protocol"
+PROTOCOLS = (TIME_WINDOW, NEXT_PURCHASE)
+
+
+@dataclass
+class Fold:
+    data: FitData
+    task: EvaluationTask
+    held_out: pd.DataFrame
+
+
+@dataclass
+class Protocol:
+    """``prefix`` names the protocol in the metric tables: '' for the time window (full_catalog,
+    sampled_100, as before), 'next_purchase_' for the per-customer one."""
+
+    name: str
+    prefix: str
+    validation: Fold
+    test: Fold
+    negatives_reason: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What ``evaluate`` found on one protocol; ``rows`` has one dict per candidate."""
+
+    protocol: Protocol
+    rows: list[dict[str, Any]]
+    validated: dict[str, tuple[Candidate, Any, dict[str, Any]]]
+    validation_runs: dict[str, ModelRun]
+    tested: dict[str, Any] = field(default_factory=dict)
+    test_runs: dict[str, ModelRun] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self, window: str) -> pd.DataFrame:
+        fold, runs = (
+            (self.protocol.validation, self.validation_runs)
+            if window == "validation"
+            else (self.protocol.test, self.test_runs)
+        )
+        table = metrics_table(fold.task, runs, EVALUATION_K)
+        return table.assign(protocol=self.protocol.prefix + table["protocol"])
+
+    def comparisons(self, window: str, chosen: str, seed: int) -> pd.DataFrame:
+        fold, runs = (
+            (self.protocol.validation, self.validation_runs)
+            if window == "validation"
+            else (self.protocol.test, self.test_runs)
+        )
+        if chosen not in runs:
+            return pd.DataFrame()
+        table = compare_to_baselines(fold.task, runs, chosen, EVALUATION_K, seed=seed)
+        return table.assign(protocol=self.protocol.name) if len(table) else table
+
+
+def sampled_negatives_possible(
+    history: pd.DataFrame, held_out: pd.DataFrame, catalogue: int, negatives: int
+) -> str | None:
+    """None when every held-out customer has ``negatives`` items they never bought, else why not."""
+    pairs = pd.concat(
+        [
+            history.loc[
+                isin(history["customer_unique_id"], held_out["customer_unique_id"]),
+                ["customer_unique_id", "product_id"],
+            ],
+            held_out[["customer_unique_id", "product_id"]],
+        ]
+    ).drop_duplicates()
+    widest = int(pairs.groupby("customer_unique_id").size().max()) if len(pairs) else 0
+    if catalogue - widest < negatives:
+        return (
+            f"the catalogue has {catalogue} items and a customer bought {widest} of them: fewer than "
+            f"{negatives} never-bought items to sample as negatives"
+        )
+    return None
+
+
+def _protocol(name, prefix, validation, test, catalog, config) -> Protocol:
+    """Folds from (FitData, held-out pairs) pairs; the sampled protocol only where the catalogue allows it."""
+    reasons = [
+        sampled_negatives_possible(data.known, held_out, len(catalog), config.sampled_negatives)
+        for data, held_out in (validation, test)
+    ]
+    reason = next((reason for reason in reasons if reason), None)
+    negatives = 0 if reason else config.sampled_negatives
+    folds = [
+        Fold(data, EvaluationTask.build(data.known, held_out, data.catalog_ids, negatives, config.seed), held_out)
+        for data, held_out in (validation, test)
+    ]
+    return Protocol(name, prefix, folds[0], folds[1], reason)
+
+
+def time_window_protocol(split: TimeSplit, catalog, states, orders, recent_days: int, config) -> Protocol:
+    """Validation: the window before the cutoff, on a fixed sample of its customers; test: the last window."""
+    sample = sample_customers(split.validation, config.validation_customers, config.seed)
+    validation = split.validation.loc[isin(split.validation["customer_unique_id"], sample)]
+    return _protocol(
+        TIME_WINDOW,
+        "",
+        (
+            FitData(
+                split.train, split.validation_start, catalog, states, orders, recent_days, split.validation, config.seed
+            ),
+            validation,
+        ),
+        (FitData(split.history, split.cutoff, catalog, states, orders, recent_days, None, config.seed), split.test),
+        catalog,
+        config,
+    )
+
+
+def next_purchase_protocol(split: NextPurchaseSplit, catalog, states, orders, recent_days: int, config) -> Protocol:
+    """Each customer's last new-item order (test) and the one before it (validation), as of the data's end."""
+    sample = sample_customers(split.validation, config.validation_customers, config.seed)
+    validation = split.validation.loc[isin(split.validation["customer_unique_id"], sample)]
+    return _protocol(
+        NEXT_PURCHASE,
+        "next_purchase_",
+        (
+            FitData(
+                split.train,
+                split.end,
+                catalog,
+                states,
+                orders_before_each(orders, split.validation_moments),
+                recent_days,
+                split.validation,
+                config.seed,
+            ),
+            validation,
+        ),
+        (
+            FitData(
+                split.history,
+                split.end,
+                catalog,
+                states,
+                orders_before_each(orders, split.test_moments),
+                recent_days,
+                None,
+                config.seed,
+            ),
+            split.test,
+        ),
+        catalog,
+        config,
+    )
+
+
+def full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
+    table = metrics_table(task, {"model": run}, EVALUATION_K)
+    row = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")].iloc[0]
+    return float(row[f"hr_at_{EVALUATION_K}"]), float(row[f"ndcg_at_{EVALUATION_K}"])
+
+
+def _fit_on_grid(candidate: Candidate, grid: list[dict[str, Any]], fold: Fold) -> tuple[Any, dict[str, Any], ModelRun]:
+    """The candidate fitted with each setting of ``grid``, scored on the fold; the best kept."""
+    best = None
+    for params in grid:
+        fitted = candidate.fit(fold.data, params)
+        run = run_scorer(fold.task, fitted.scorer(fold.task.customers), EVALUATION_K)
+        figures = full_hr(fold.task, run)
+        # Ties within the grid go to the earlier (more regularised or smaller) setting.
+        if best is None or figures > best[0]:
+            best = (figures, fitted, params, run)
+    return best[1], best[2], best[3]
+
+
+def describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items() if isinstance(v, int | float | str)) or "-"
+
+
+def evaluate(
+    protocol: Protocol, candidates: list[Candidate], settings: dict[str, dict[str, Any]] | None = None
+) -> Outcome:
+    """Every applicable candidate on the protocol's validation fold, then on its test fold.
+
+    With ``settings`` (candidate -> params chosen on another protocol), each candidate is
+    fitted with those only, instead of its grid; a candidate without settings there was not
+    evaluated there and is left out. A candidate that does not apply steps aside with its
+    reason; one that raises, on either fold, is reported as failed with the error and the
+    others go on (one model's trouble never hides the others' results).
+    """
+    shape = DataShape.of(protocol.validation.data.known, len(protocol.validation.data.catalog))
+    outcome = Outcome(protocol, [], {}, {})
+    for candidate in candidates:
+        row = {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
+        reason = candidate.applies_to(shape)
+        if reason:
+            outcome.rows.append({**row, "status": "stepped_aside", "reason": reason})
+            continue
+        if settings is not None and candidate.name not in settings:
+            outcome.rows.append({**row, "status": "stepped_aside", "reason": NOT_SELECTED_HERE})
+            continue
+        started = time.perf_counter()
+        grid = candidate.grid() if settings is None else [settings[candidate.name]]
+        try:
+            fitted, params, run = _fit_on_grid(candidate, grid, protocol.validation)
+        except Exception as error:  # reported in the table, the report, MLflow and the metadata
+            outcome.rows.append({**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"})
+            continue
+        outcome.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
+        outcome.validated[candidate.name] = (candidate, fitted, params)
+        outcome.validation_runs[candidate.name] = run
+        hr, ndcg = full_hr(protocol.validation.task, run)
+        outcome.rows.append(
+            {**row, "params": describe(fitted.params), "validation_hr_at_10": hr, "validation_ndcg_at_10": ndcg}
+        )
+
+    for name, (candidate, fitted, params) in list(outcome.validated.items()):
+        started = time.perf_counter()
+        row = next(row for row in outcome.rows if row["candidate"] == name)
+        task = protocol.test.task
+        try:
+            if getattr(candidate, "retrain_for_test", True):
+                model = candidate.fit(protocol.test.data, params)
+            else:
+                model = fitted.rebased(protocol.test.data)
+            if isinstance(model, ItemBasedRecommender):
+                model.with_calibrator(
+                    RankCalibrator().fit(outcome.validation_runs[name].recommendations, protocol.validation.held_out)
+                )
+            run = run_scorer(task, model.scorer(task.customers), EVALUATION_K)
+        except Exception as error:  # reported; its validation figures stay, it cannot be chosen
+            row.update(status="failed", reason=f"on the test fold: {type(error).__name__}: {error}")
+            del outcome.validated[name]
+            continue
+        outcome.tested[name] = model
+        outcome.test_runs[name] = run
+        outcome.seconds[f"{protocol.name}.test.{name}"] = time.perf_counter() - started
+        hr, ndcg = full_hr(task, run)
+        row.update(test_hr_at_10=hr, test_ndcg_at_10=ndcg)
+    return outcome
+
+
+def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:
+    """The candidate with the best ``metric``; a tie (equal to 1e-12) goes to the simpler one."""
+    scored = table.loc[table[metric].notna()]
+    if scored.empty:
+        raise ValueError("no candidate could be evaluated on the validation window")
+    ranked = scored.assign(_value=scored[metric].round(12), _simple=scored["candidate"].map(simplicity)).sort_values(
+        ["_value", "_simple"], ascending=[False, True], kind="stable"
+    )
+    best = ranked.iloc[0]
+    tied = ranked.loc[(ranked["_value"] == best["_value"]) & (ranked["candidate"] != best["candidate"])]
+    others = ranked.loc[ranked["_value"] < best["_value"]]
+    reason = f"best {metric} ({best[metric]:.4f})"
+    if len(others):
+        runner_up = others.iloc[0]
+        reason += f", ahead of {runner_up['candidate']} ({runner_up[metric]:.4f})"
+    if len(tied):
+        reason += f"; tied with {', '.join(tied['candidate'])}, and simpler"
+    return str(best["candidate"]), reason
