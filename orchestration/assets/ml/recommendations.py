@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from ml.recommender import RecommenderConfig, train_and_evaluate
+from ml.recommender.pipeline import NotEnoughHistory
 from ml.recommender.registered import HOLDOUT_METRIC, RegisteredRecommender
 from ml.recommender.report import evaluation_report, metrics_plot
 from ml.registry import CHAMPION
@@ -13,6 +14,7 @@ from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 from retail_intel.serving.switch import FROZEN, OFF, EngineSwitch
+from retail_intel.warehouse import table_exists
 
 MARTS = ("user_item_interactions", "customer_rfm", "products", "orders")
 
@@ -55,6 +57,28 @@ def _embedding_tables(champion, customers: pd.DataFrame, version: str) -> tuple[
     return users.assign(model_version=version), items.assign(model_version=version)
 
 
+TABLES = {
+    "recommendations": {
+        "customer_unique_id": "str", "product_id": "str", "rank": "int64", "score": "float64",
+        "probability": "float64", "model_version": "str", "model_family": "str",
+    },
+    "user_embeddings": {"customer_unique_id": "str", "model_version": "str"},
+    "item_embeddings": {"product_id": "str", "model_version": "str"},
+}  # fmt: skip
+
+
+def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reason: str):
+    """No recommender this run: keep what is published (or publish empty tables) and say why."""
+    context.log.warning(f"recommender not trained: {reason}")
+    for name, columns in TABLES.items():
+        if table_exists(warehouse.settings(), "ml", name):
+            metadata = {"kept": "the table published by an earlier run is unchanged"}
+        else:
+            empty = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in columns.items()})
+            metadata = {"dagster/row_count": warehouse.write("ml", name, empty), "kept": "nothing was published before"}
+        yield dg.MaterializeResult(asset_key=["ml", name], metadata={**metadata, "skipped_reason": reason})
+
+
 @dg.multi_asset(
     name="ml__recommendations",
     specs=[
@@ -87,7 +111,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     tables are written by the champion, rebased onto today's data, with its version and
     family; `probability` is its calibrated purchase probability. A candidate that does
     not apply to the data (too few items for the sampled protocol, too few interactions
-    for a network) steps aside with the reason in the metadata; the run goes on.
+    for a network) steps aside with the reason in the metadata; the run goes on. A history
+    too short for any evaluation window trains nothing: the published tables stay (or empty
+    ones are created) and `skipped_reason` says why.
 
     The engine switch (`retail-intel engine`) is honoured: `off` skips training and leaves
     the tables as they are (downstream assets are skipped too); `frozen` trains and logs a
@@ -111,7 +137,12 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         seed=config.seed,
         exclude_candidates=tuple(config.exclude_candidates),
     )
-    result = train_and_evaluate(interactions, customers, products, orders, recommender_config)
+    try:
+        result = train_and_evaluate(interactions, customers, products, orders, recommender_config)
+    except NotEnoughHistory as error:
+        # Nothing can be evaluated, so nothing is registered; the other models' tables are published.
+        yield from _skipped(context, warehouse, str(error))
+        return
     challenger = RegisteredRecommender.from_result(result)
 
     registry = registry_for(settings)
@@ -138,7 +169,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     )
 
     def holdout(model: RegisteredRecommender) -> float:
-        return float(model.holdout_metrics(interactions, customers, products, orders, config.test_days)[HOLDOUT_METRIC])
+        return float(
+            model.holdout_metrics(interactions, customers, products, orders, challenger.test_days)[HOLDOUT_METRIC]
+        )
 
     decision = registry.promote_if_better(
         model_name,
