@@ -66,6 +66,10 @@ def main() -> None:
     ]
     for name, seconds in rows:
         print(f"  {name:<26} {seconds:8.1f} s")
+    print("  models, per step:")
+    for name, seconds in sorted(steps.items()):
+        if name.startswith(("ml", "customer_segments", "serving")):
+            print(f"    {name:<34} {seconds:8.1f} s")
     print(f"  {'peak memory':<26} {peak_mib:8.0f} MiB")
     print(f"  (wall time including process start: {wall:.1f} s)")
 

@@ -121,18 +121,18 @@ def test_selection_picks_the_best_on_validation_and_reports_every_candidate_on_t
     assert (table["status"] == "chosen").sum() == 1
     chosen = table.loc[selection.chosen_name]
     assert chosen["status"] == "chosen"
-    # This generated set has enough customers with three orders: the per-customer protocol decides.
-    assert selection.split["selection_protocol"] == "next_purchase"
+    # This small generated set has too few customers with three orders for the per-customer
+    # protocol to decide: the time window does, and the reason says so.
+    assert selection.split["selection_protocol"] == "time_window"
+    assert "too few to choose on" in chosen["reason"]
     # Never worse on validation than any candidate, baselines included.
-    selection_metric = "next_purchase_validation_hr_at_10"
+    selection_metric = "validation_hr_at_10"
     assert chosen[selection_metric] == table[selection_metric].max()
     for prefix in ("", "next_purchase_"):
         for window in ("validation", "test"):
             assert table[f"{prefix}{window}_hr_at_10"].notna().all()
     validation = selection.validation_metrics
-    figures = validation.loc[
-        (validation["protocol"] == "next_purchase_full_catalog") & (validation["segment"] == "all")
-    ]
+    figures = validation.loc[(validation["protocol"] == "full_catalog") & (validation["segment"] == "all")]
     assert figures.set_index("model")["hr_at_10"].to_dict() == pytest.approx(table[selection_metric].to_dict())
     # The chosen one is compared with every other candidate, on both windows of both protocols.
     others = ALL_CANDIDATES - {selection.chosen_name}

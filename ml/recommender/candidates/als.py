@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender, ReindexedModel, history_matrix
+from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender, ReindexedModel
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Als:
     def fit(self, data: FitData, params: dict[str, Any]) -> ItemBasedRecommender:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        _, bought = history_matrix(data.known, data.catalog_ids)
+        _, bought = data.history()
         with warnings.catch_warnings():
             # implicit warns when OpenBLAS may run its own thread pool; fit and solve run under
             # threadpool_limits(1, "blas") below, which is what the warning asks for.

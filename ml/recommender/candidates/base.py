@@ -82,10 +82,31 @@ class FitData:
     recent_days: int = 30
     validation: pd.DataFrame | None = None
     seed: int = 0
+    # Every candidate and setting fitted on these data shares the history matrix and the
+    # popularity counts; building them is a good part of a fit on a large catalogue.
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def catalog_ids(self) -> pd.Index:
-        return pd.Index(self.catalog["product_id"])
+        if "catalog_ids" not in self._cache:
+            self._cache["catalog_ids"] = pd.Index(self.catalog["product_id"])
+        return self._cache["catalog_ids"]
+
+    def history(self) -> tuple[pd.Index, sparse.csr_matrix]:
+        """``history_matrix`` of ``known`` over the catalogue, computed once."""
+        if "history" not in self._cache:
+            self._cache["history"] = history_matrix(self.known, self.catalog_ids)
+        return self._cache["history"]
+
+    def popularity(self, days: int | None) -> np.ndarray:
+        """Distinct buyers per item (``days`` None) or ``recent_popularity`` over ``days``, computed once each."""
+        key = ("popularity", days)
+        if key not in self._cache:
+            if days is None:
+                self._cache[key] = buyers_per_item(self.known, self.catalog_ids)
+            else:
+                self._cache[key] = recent_popularity(self.known, self.catalog_ids, self.boundary, days)
+        return self._cache[key]
 
 
 class FittedRecommender(Protocol):
@@ -316,8 +337,8 @@ class ItemBasedRecommender:
     def build(
         cls, name: str, family: str, params: dict[str, Any], model: ItemModel, data: FitData, shared: bool = False
     ) -> ItemBasedRecommender:
-        customers, history = history_matrix(data.known, data.catalog_ids)
-        popularity = recent_popularity(data.known, data.catalog_ids, data.boundary, data.recent_days)
+        customers, history = data.history()
+        popularity = data.popularity(data.recent_days)
         fitted = cls(
             name=name,
             family=family,
@@ -366,12 +387,15 @@ class ItemBasedRecommender:
         return self
 
     def _row_scores(self, history: sparse.csr_matrix) -> np.ndarray:
-        scores = np.asarray(self.model.score_rows(history), dtype="float64")
+        scores = np.array(self.model.score_rows(history), dtype="float64", copy=None)
         if scores.shape != (history.shape[0], len(self.tie_breaker)):
             raise ValueError(
                 f"{self.name} scored shape {scores.shape}, expected {(history.shape[0], len(self.tie_breaker))}"
             )
-        return scores + self.tie_breaker
+        if not scores.flags.writeable:
+            scores = scores.copy()
+        scores += self.tie_breaker  # in place: the chunk is this call's own, and large
+        return scores
 
     def rows_of(self, customer_ids: pd.Index) -> sparse.csr_matrix:
         """History rows of ``customer_ids`` (an empty row for a customer without history)."""

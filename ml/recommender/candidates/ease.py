@@ -2,9 +2,9 @@
 
 B = I - P diag(1 / diag(P)), P = (X'X + lambda I)^-1, over the 0/1 customer x item matrix
 X. Its item x item matrix is dense, so on a large catalogue it is learned on the
-``max_items`` most-bought items only (the size rule: a 4,000-item inverse is 128 MB and a
-few seconds on two cores); the other items get no EASE score and are ordered by recent
-popularity, as for every item-based candidate.
+``max_items`` most-bought items only (the size rule: a 4,000-item inverse is 64 MB in float32
+and half a second on two cores); the other items get no EASE score and are ordered by
+recent popularity, as for every item-based candidate.
 """
 
 from __future__ import annotations
@@ -14,16 +14,29 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import lapack
 
-from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender, history_matrix
+from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender
 
 MAX_ITEMS = 4_000
 
 
 def ease_weights(bought: sparse.csr_matrix, regularization: float) -> np.ndarray:
-    gram = np.asarray((bought.T @ bought).todense(), dtype="float64")
+    """B = I - P diag(1 / diag(P)), diagonal zeroed, P = (X'X + lambda I)^-1, in float32.
+
+    The Gram matrix plus lambda I is symmetric positive definite, so P comes from a Cholesky
+    factorisation in single precision: five times faster than a double-precision inverse at
+    4,000 items (0.5 s against 2.6 s here), and lambda bounds its condition number.
+    """
+    gram = np.asarray((bought.T @ bought).todense(), dtype="float32")
     gram[np.diag_indices_from(gram)] += regularization
-    inverse = np.linalg.inv(gram)
+    factor, info = lapack.spotrf(gram, lower=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"X'X + {regularization} I is not positive definite (LAPACK info {info})")
+    inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverting X'X + {regularization} I failed (LAPACK info {info})")
+    inverse = np.triu(inverse) + np.triu(inverse, 1).T
     weights = inverse / (-np.diag(inverse))
     weights[np.diag_indices_from(weights)] = 0.0
     return weights
@@ -60,7 +73,7 @@ class Ease:
         return [{"regularization": value} for value in self.regularizations]
 
     def fit(self, data: FitData, params: dict[str, Any]) -> ItemBasedRecommender:
-        _, bought = history_matrix(data.known, data.catalog_ids)
+        _, bought = data.history()
         buyers = np.asarray(bought.sum(axis=0)).ravel()
         ranked = np.lexsort((np.arange(buyers.size), -buyers))
         columns = np.sort(ranked[: min(self.max_items, int((buyers > 0).sum()))])

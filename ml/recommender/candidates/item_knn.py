@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender, history_matrix
+from ml.recommender.candidates.base import DataShape, FitData, ItemBasedRecommender
 
 
 def cosine_similarity(bought: sparse.csr_matrix, shrink: float) -> sparse.csr_matrix:
@@ -50,6 +50,6 @@ class ItemKnn:
         return [{"shrink": shrink} for shrink in self.shrinks]
 
     def fit(self, data: FitData, params: dict[str, Any]) -> ItemBasedRecommender:
-        _, bought = history_matrix(data.known, data.catalog_ids)
+        _, bought = data.history()
         model = ItemKnnModel(cosine_similarity(bought, float(params["shrink"])))
         return ItemBasedRecommender.build(self.name, self.family, params, model, data)

@@ -12,8 +12,6 @@ from ml.recommender.candidates.base import (
     DataShape,
     FitData,
     ItemBasedRecommender,
-    buyers_per_item,
-    recent_popularity,
 )
 
 
@@ -27,10 +25,8 @@ class PopularityScores:
     @classmethod
     def from_data(cls, data: FitData, days: int | None) -> PopularityScores:
         if days is None:
-            return cls(
-                buyers_per_item(data.known, data.catalog_ids) / max(data.known["customer_unique_id"].nunique(), 1)
-            )
-        return cls(recent_popularity(data.known, data.catalog_ids, data.boundary, days), days)
+            return cls(data.popularity(None) / max(len(data.history()[0]), 1))
+        return cls(data.popularity(days), days)
 
     def rebase(self, data: FitData) -> PopularityScores:
         return PopularityScores.from_data(data, self.days)

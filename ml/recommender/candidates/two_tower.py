@@ -70,15 +70,18 @@ class TwoTower:
         return [{}]
 
     def fit(self, data: FitData, params: dict[str, Any]) -> TwoTowerFitted:
-        """With ``data.validation``: early stopping, prior and calibrator on it. Without: the
-        refit, replaying ``params['schedule']`` with the chosen prior and calibrator."""
+        """With settings from an earlier fit (``params['schedule']``, prior and calibrator): replay
+        them, as the refit and the other protocol do. Otherwise early stopping, prior and
+        calibrator on ``data.validation``."""
         config = self.config
-        if data.validation is None:
+        if "schedule" in params:
             network, log = fit_two_tower(
                 data.known, data.boundary, data.states, data.catalog, data.orders, config, schedule=params["schedule"]
             )
             network.with_calibrator(params["calibrator"]).with_prior(params["prior"])
             return TwoTowerFitted(network, params, log)
+        if data.validation is None:
+            raise ValueError("the two-tower needs validation pairs, or the settings of a validated fit")
         network, log = fit_two_tower(
             data.known, data.boundary, data.states, data.catalog, data.orders, config, validation=data.validation
         )
