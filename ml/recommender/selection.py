@@ -263,18 +263,35 @@ def evaluate(
 
 
 def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:
-    """The candidate with the best ``metric``; a tie (equal to 1e-12) goes to the simpler one."""
+    """The candidate with the best ``metric``; equal ones (to 1e-12) are told apart by the same
+    fold's NDCG@10, and a tie on both goes to the simpler one.
+
+    NDCG@10 breaks the tie because HR@10 ties often and says nothing on small catalogues: with
+    10 products every list holds everything not yet bought, every HR@10 is 1, and only the
+    order within the list differs.
+    """
     scored = table.loc[table[metric].notna()]
     if scored.empty:
         raise ValueError("no candidate could be evaluated on the validation window")
-    ranked = scored.assign(_value=scored[metric].round(12), _simple=scored["candidate"].map(simplicity)).sort_values(
-        ["_value", "_simple"], ascending=[False, True], kind="stable"
-    )
+    second = metric.replace("hr_at_10", "ndcg_at_10")
+    ranked = scored.assign(
+        _value=scored[metric].round(12),
+        _second=scored[second].round(12) if second in scored.columns and second != metric else 0.0,
+        _simple=scored["candidate"].map(simplicity),
+    ).sort_values(["_value", "_second", "_simple"], ascending=[False, False, True], kind="stable")
     best = ranked.iloc[0]
-    tied = ranked.loc[(ranked["_value"] == best["_value"]) & (ranked["candidate"] != best["candidate"])]
+    level = ranked["_value"] == best["_value"]
+    tied = ranked.loc[level & (ranked["_second"] == best["_second"]) & (ranked["candidate"] != best["candidate"])]
+    behind_on_second = ranked.loc[level & (ranked["_second"] < best["_second"])]
     others = ranked.loc[ranked["_value"] < best["_value"]]
     reason = f"best {metric} ({best[metric]:.4f})"
-    if len(others):
+    if len(behind_on_second):
+        names = ", ".join(behind_on_second["candidate"])
+        reason += (
+            f", equal to {names} and ahead on {second} "
+            f"({best[second]:.4f} against at most {behind_on_second[second].max():.4f})"
+        )
+    elif len(others):
         runner_up = others.iloc[0]
         reason += f", ahead of {runner_up['candidate']} ({runner_up[metric]:.4f})"
     if len(tied):

@@ -169,6 +169,10 @@ def test_selection_takes_the_best_and_gives_a_tie_to_the_simpler():
     tied = table.assign(validation_hr_at_10=[0.12, 0.12, 0.11])
     name, reason = choose(tied, simplicity)
     assert name == "global_popularity" and "tied with item_knn" in reason
+    # Equal HR@10, told apart by NDCG@10 (a 10-product shop: every HR@10 is 1).
+    ranked = tied.assign(validation_ndcg_at_10=[0.50, 0.70, 0.10])
+    name, reason = choose(ranked, simplicity)
+    assert name == "item_knn" and "ahead on validation_ndcg_at_10" in reason
     # A candidate that stepped aside has no figure and cannot be chosen.
     assert choose(table.assign(validation_hr_at_10=[np.nan, np.nan, 0.01]), simplicity)[0] == "ease"
 
