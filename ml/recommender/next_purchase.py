@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ml.recommender.features import REVIEW_DELAY_DAYS
-from ml.recommender.split import check_interactions, data_end, purchase_events
+from ml.recommender.split import check_interactions, data_end, purchase_events, strip_later
 
 
 def _per_row(moments: pd.Series, customers: pd.Series) -> pd.Series:
@@ -44,15 +44,7 @@ def known_before_each(interactions: pd.DataFrame, boundaries: pd.Series) -> pd.D
     rows = interactions.loc[keep].copy()
     boundary, cut = boundary[keep], cut[keep]
     later = cut & (rows["last_purchased_at"] >= boundary).to_numpy()
-    rows["quantity"] = rows["quantity"].astype("Float64")
-    rows["spend"] = rows["spend"].astype("Float64")
-    rows.loc[later, "last_purchased_at"] = rows.loc[later, "first_purchased_at"]
-    rows.loc[later, "purchase_count"] = 1
-    rows.loc[later, "quantity"] = pd.NA
-    rows.loc[later, "spend"] = pd.NA
-    if "last_review_score" in rows.columns:
-        rows["last_review_score"] = pd.Series(pd.NA, index=rows.index, dtype="Int32")
-    return rows.reset_index(drop=True)
+    return strip_later(rows, later)
 
 
 def held_out_moments(known: pd.DataFrame) -> pd.Series:

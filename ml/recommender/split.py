@@ -46,7 +46,13 @@ def known_before(interactions: pd.DataFrame, boundary: pd.Timestamp) -> pd.DataF
     with a later then an earlier boundary, gives the same frame as the earlier boundary alone.
     """
     rows = interactions.loc[interactions["first_purchased_at"] < boundary].copy()
-    later = (rows["last_purchased_at"] >= boundary).to_numpy()
+    return strip_later(rows, (rows["last_purchased_at"] >= boundary).to_numpy())
+
+
+def strip_later(rows: pd.DataFrame, later: np.ndarray) -> pd.DataFrame:
+    """``rows`` (a copy the caller owns) with the ``later`` ones cut back to their first purchase
+    and every review dropped: the part of :func:`known_before` that does not depend on how the
+    boundary is drawn (one moment, or one per customer)."""
     rows["quantity"] = rows["quantity"].astype("Float64")
     rows["spend"] = rows["spend"].astype("Float64")
     rows.loc[later, "last_purchased_at"] = rows.loc[later, "first_purchased_at"]
