@@ -1,13 +1,14 @@
-"""One entry point: every candidate fitted and scored on validation, the best one chosen, all
-of them scored on test, the chosen one refit on all data.
+"""One entry point: every candidate fitted and scored on validation under two protocols, the
+best one chosen, all of them scored on test, the chosen one refit on all data.
 
-Selection. The validation window mirrors the test window one window earlier: candidates
-learn from what was known before it and are scored on the pairs first bought in it, full
-catalogue, on the same customers. Each candidate's hyper-parameters (its ``grid``) are
-chosen there too, then the candidate with the best selection metric (HR@10, full
-catalogue, all customers) becomes the challenger; a tie goes to the simpler candidate.
-Nothing is chosen on the test window: its figures, for every candidate, with paired
-intervals of the chosen one's lead over each other one, are reported only.
+Selection. Each protocol (``selection.py``) has a validation fold that mirrors its test fold
+one step earlier: candidates learn from what was known before it and are scored on what
+was bought in it, full catalogue, on the same customers. Each candidate's hyper-parameters
+(its ``grid``) are chosen on the selection protocol's validation and reused on the other;
+the candidate with the best HR@10 there (equal ones told apart by NDCG@10, then by
+simplicity) becomes the challenger. Nothing is chosen on a test fold: its figures, for
+every candidate, with paired intervals of the chosen one's lead over each other one, are
+reported only.
 """
 
 from __future__ import annotations

@@ -102,10 +102,12 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     the user and item embeddings that reproduce its scores where its family has them.
 
     Every candidate (global and recent popularity, item-kNN, EASE^R, ALS matrix
-    factorisation, the two-tower network) is fitted before a validation window that
-    mirrors the test window and scored there; the best on HR@10 (full catalogue, all
-    customers; a tie goes to the simpler one) is the challenger. Every candidate is also
-    scored on the last `test_days`, reported, never chosen on. The challenger, refit on
+    factorisation, the two-tower network) is scored under two protocols: the last
+    `test_days` (time window) and each customer's last order (next purchase). It is fitted
+    before a validation window (or order) that mirrors the test one and scored there; the
+    best on HR@10 (full catalogue, all customers; equal ones by NDCG@10, then the simpler)
+    under next purchase, or the time window when next purchase has fewer than 500
+    validation customers, is the challenger. Test figures are reported, never chosen on. The challenger, refit on
     everything, becomes champion only if its pre-refit model beats the champion's on
     today's test window (HR@10, full catalogue), never while the model is frozen. The
     tables are written by the champion, rebased onto today's data, with its version and
