@@ -258,18 +258,27 @@ def top_k_frame(
             rows, columns = excluded(ids)
             scores[rows, columns] = -np.inf
         positions = top_k_positions(scores, top_k)
-        row, rank = np.nonzero(positions >= 0)
-        column = positions[row, rank]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "customer_unique_id": ids[row],
-                    "product_id": catalog_ids[column],
-                    "rank": (rank + 1).astype("int64"),
-                    "score": scores[row, column],
-                }
-            )
-        )
+        frames.append(_ranked(ids, catalog_ids, positions, scores))
+    return _concat(frames)
+
+
+def _ranked(ids: pd.Index, catalog_ids: pd.Index, positions: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """customer_unique_id, product_id, rank, score from a (customers x k) block of catalogue positions;
+    ``scores`` is the block's (customers x catalogue) matrix, or one vector shared by every row."""
+    row, rank = np.nonzero(positions >= 0)
+    column = positions[row, rank]
+    chosen = scores[column] if scores.ndim == 1 else scores[row, column]
+    return pd.DataFrame(
+        {
+            "customer_unique_id": ids[row],
+            "product_id": catalog_ids[column],
+            "rank": (rank + 1).astype("int64"),
+            "score": np.asarray(chosen, dtype="float64"),
+        }
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({"customer_unique_id": [], "product_id": [], "rank": [], "score": []}).astype(
             {"rank": "int64", "score": "float64"}
@@ -291,21 +300,8 @@ def shared_top_k_frame(
         ids = customer_ids[start : start + step]
         rows, columns = excluded(ids) if excluded is not None else (np.empty(0, "int64"), np.empty(0, "int64"))
         positions = shared_top_k_positions(item_scores, top_k, rows, columns, len(ids))
-        row, rank = np.nonzero(positions >= 0)
-        column = positions[row, rank]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "customer_unique_id": ids[row],
-                    "product_id": catalog_ids[column],
-                    "rank": (rank + 1).astype("int64"),
-                    "score": item_scores[column].astype("float64"),
-                }
-            )
-        )
-    if not frames:
-        return top_k_frame(lambda ids: np.empty((0, len(catalog_ids))), customer_ids, catalog_ids, None, top_k)
-    return pd.concat(frames, ignore_index=True)
+        frames.append(_ranked(ids, catalog_ids, positions, item_scores))
+    return _concat(frames)
 
 
 @dataclass
