@@ -135,11 +135,20 @@ def silhouette(segmenter: RfmSegmenter, rfm: pd.DataFrame, sample: int = 10_000,
 
 
 def fit_segmenter(
-    rfm: pd.DataFrame, k: int | None = None, k_range: tuple[int, int] = (3, 8), seed: int = 0, sample: int = 10_000
+    rfm: pd.DataFrame,
+    k: int | None = None,
+    k_range: tuple[int, int] = (3, 8),
+    seed: int = 0,
+    sample: int = 10_000,
+    search_sample: int = 20_000,
 ) -> tuple[RfmSegmenter, dict[int, float]]:
     """Fit K-Means with ``k`` clusters, or the k in ``k_range`` (inclusive) with the best silhouette.
 
-    Returns the segmenter and the silhouette of every k tried.
+    k is searched on a seeded sample of ``search_sample`` customers (all of them when there
+    are fewer): K-Means and the silhouette of six k on 95K customers take about 20 s, the
+    sample gives the same k (on Olist-like 100K orders, k = 3 either way), and the chosen k
+    is then fitted on every customer. Returns the segmenter and the silhouette of every k
+    tried, on the search sample.
     """
     features = _log_rfm(rfm)
     distinct = len(np.unique(features, axis=0))
@@ -149,13 +158,20 @@ def fit_segmenter(
         raise ValueError("K-Means needs at least two distinct RFM profiles")
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
+    standardised = (features - mean) / scale
+    searched = rfm
+    if len(candidates) > 1 and len(rfm) > search_sample:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rfm), search_sample, replace=False))
+        searched = rfm.iloc[rows]
     scores: dict[int, float] = {}
     fitted: dict[int, RfmSegmenter] = {}
     for candidate in candidates:
-        segmenter = RfmSegmenter(mean, scale, _fit_kmeans((features - mean) / scale, candidate, seed))
+        segmenter = RfmSegmenter(mean, scale, _fit_kmeans((_log_rfm(searched) - mean) / scale, candidate, seed))
         fitted[candidate] = segmenter
-        scores[candidate] = silhouette(segmenter, rfm, sample=sample, seed=seed)
+        scores[candidate] = silhouette(segmenter, searched, sample=sample, seed=seed)
     best = max(scores, key=lambda candidate: (scores[candidate], -candidate))
+    if searched is not rfm:
+        fitted[best] = RfmSegmenter(mean, scale, _fit_kmeans(standardised, best, seed))
     return fitted[best], scores
 
 

@@ -115,60 +115,61 @@ def user_numeric_features(
     ``events`` (from ``purchase_events``) and ``orders`` may hold anything; only rows before
     the boundary are read. A customer without history gets zeros and has_history 0.
     """
-    frame = pd.DataFrame(0.0, index=customer_ids, columns=list(USER_NUMERIC))
-    mine = events.loc[(events["purchased_at"] < boundary) & isin(events["customer_unique_id"], customer_ids)]
+    # Rows are grouped by the customer's position in ``customer_ids`` rather than by the id
+    # string: this runs once per training window, on every event, and string keys were most
+    # of its cost.
+    values = np.zeros((len(customer_ids), len(USER_NUMERIC)))
+    column = {name: position for position, name in enumerate(USER_NUMERIC)}
+
+    def put(stats: dict[str, pd.Series]) -> None:
+        for name, series in stats.items():
+            values[series.index.to_numpy(), column[name]] = series.fillna(0.0).to_numpy(dtype="float64")
+
+    who = customer_ids.get_indexer(events["customer_unique_id"])
+    mine = events.loc[(events["purchased_at"] < boundary).to_numpy() & (who >= 0)]
     if not mine.empty:
-        grouped = mine.groupby("customer_unique_id")
-        priced = mine.loc[mine["unit_price"] > 0]
-        log_price = np.log(priced["unit_price"]).groupby(priced["customer_unique_id"]).mean()
-        stats = pd.DataFrame(
+        rows = customer_ids.get_indexer(mine["customer_unique_id"])
+        grouped = mine.groupby(rows)
+        priced = (mine["unit_price"] > 0).to_numpy()
+        prices = mine.loc[priced, "unit_price"]
+        last, first = grouped["purchased_at"].max(), grouped["purchased_at"].min()
+        put(
             {
-                "has_history": 1.0,
+                "has_history": pd.Series(1.0, index=last.index),
                 "log_orders": np.log1p(grouped["purchased_at"].nunique()),
                 "log_items": np.log1p(grouped["product_id"].nunique()),
                 "log_categories": np.log1p(grouped["category"].nunique()),
-                "log_days_since_last": np.log1p(
-                    pd.Series(
-                        days_between(boundary, grouped["purchased_at"].max()), grouped["purchased_at"].max().index
-                    )
-                ),
-                "log_days_since_first": np.log1p(
-                    pd.Series(
-                        days_between(boundary, grouped["purchased_at"].min()), grouped["purchased_at"].min().index
-                    )
-                ),
-                "mean_log_price": log_price,
-                "has_price": pd.Series(1.0, index=log_price.index),
-                "log_spend": np.log1p(priced.groupby("customer_unique_id")["unit_price"].sum()),
+                "log_days_since_last": pd.Series(np.log1p(days_between(boundary, last)), index=last.index),
+                "log_days_since_first": pd.Series(np.log1p(days_between(boundary, first)), index=first.index),
+                "mean_log_price": np.log(prices).groupby(rows[priced]).mean(),
+                "has_price": pd.Series(1.0, index=np.unique(rows[priced])),
+                "log_spend": np.log1p(prices.groupby(rows[priced]).sum()),
             }
         )
-        frame.update(stats.fillna(0.0))
     if orders is not None:
-        placed = orders.loc[(orders["purchased_at"] < boundary) & isin(orders["customer_unique_id"], customer_ids)]
+        who = customer_ids.get_indexer(orders["customer_unique_id"])
+        placed = orders.loc[(orders["purchased_at"] < boundary).to_numpy() & (who >= 0)]
         if not placed.empty:
+            rows = customer_ids.get_indexer(placed["customer_unique_id"])
             payment = placed["main_payment_type"].astype("object")
-            by_customer = placed["customer_unique_id"]
             installments = pd.to_numeric(placed["max_installments"], errors="coerce").astype("float64")
-            reviewed = placed.loc[
+            reviewed = (
                 placed["average_review_score"].notna()
                 & (placed["delivered_to_customer_at"] < boundary - pd.Timedelta(days=REVIEW_DELAY_DAYS))
-            ]
-            review = reviewed["average_review_score"].astype("float64").groupby(reviewed["customer_unique_id"]).mean()
-            stats = pd.DataFrame(
+            ).to_numpy()
+            review = placed.loc[reviewed, "average_review_score"].astype("float64").groupby(rows[reviewed]).mean()
+            put(
                 {
-                    "credit_card_share": placed["has_credit_card_payment"]
-                    .astype("float64")
-                    .groupby(by_customer)
-                    .mean(),
-                    "boleto_share": (payment == "boleto").astype("float64").groupby(by_customer).mean(),
-                    "voucher_share": (payment == "voucher").astype("float64").groupby(by_customer).mean(),
-                    "log_installments": np.log1p(installments).groupby(by_customer).mean(),
+                    "credit_card_share": placed["has_credit_card_payment"].astype("float64").groupby(rows).mean(),
+                    "boleto_share": (payment == "boleto").astype("float64").groupby(rows).mean(),
+                    "voucher_share": (payment == "voucher").astype("float64").groupby(rows).mean(),
+                    "log_installments": np.log1p(installments).groupby(rows).mean(),
                     # Centred on the middle of the 1-5 scale, so "no review" (0) reads as neutral.
                     "review_score": (review - 3.0) / 2.0,
                     "has_review": pd.Series(1.0, index=review.index),
                 }
             )
-            frame.update(stats.fillna(0.0))
+    frame = pd.DataFrame(values, index=customer_ids, columns=list(USER_NUMERIC))
     return frame
 
 
@@ -218,23 +219,30 @@ def item_dynamic_features(
     aligned with ``product_ids``.
     """
     before = events.loc[events["purchased_at"] < boundary]
+    # Integer positions instead of product ids: counting and grouping by a string key,
+    # rebuilt for every training window, was most of this function's time.
+    codes = product_ids.get_indexer(before["product_id"])
+    known = codes >= 0
+    before, codes = before.loc[known], codes[known]
+    size = len(product_ids)
     frame = pd.DataFrame(0.0, index=product_ids, columns=list(ITEM_DYNAMIC))
     for days in POPULARITY_DAYS:
-        recent = before.loc[before["purchased_at"] >= boundary - pd.Timedelta(days=days), "product_id"]
-        frame[f"log_buyers_{days}d"] = np.log1p(recent.value_counts().reindex(product_ids, fill_value=0)).to_numpy()
-    frame["log_buyers_all"] = np.log1p(
-        before["product_id"].value_counts().reindex(product_ids, fill_value=0)
-    ).to_numpy()
-    times = before.groupby("product_id")["purchased_at"]
-    first_sale, last_sale = times.min().reindex(product_ids), times.max().reindex(product_ids)
+        recent = (before["purchased_at"] >= boundary - pd.Timedelta(days=days)).to_numpy()
+        frame[f"log_buyers_{days}d"] = np.log1p(np.bincount(codes[recent], minlength=size).astype("float64"))
+    frame["log_buyers_all"] = np.log1p(np.bincount(codes, minlength=size).astype("float64"))
+    times = before["purchased_at"].groupby(codes)
+    first_sale, last_sale = times.min().reindex(range(size)), times.max().reindex(range(size))
     sold = first_sale.notna().to_numpy()
     frame["never_sold"] = (~sold).astype("float64")
     frame["log_days_since_first_sale"] = np.where(
         sold, np.log1p(np.nan_to_num(days_between(boundary, first_sale))), 0.0
     )
     frame["log_days_since_last_sale"] = np.where(sold, np.log1p(np.nan_to_num(days_between(boundary, last_sale))), 0.0)
-    priced = before.loc[before["unit_price"] > 0]
-    log_price = np.log(priced["unit_price"]).groupby(priced["product_id"]).median().reindex(product_ids)
+    priced = (before["unit_price"] > 0).to_numpy()
+    log_price = (
+        np.log(before.loc[priced, "unit_price"]).groupby(codes[priced]).median().reindex(range(size)).to_numpy()
+    )
+    log_price = pd.Series(log_price, index=product_ids)
     category = pd.Series(np.asarray(categories, dtype="object"), index=product_ids)
     category_price = log_price.groupby(category).transform("median")
     overall = log_price.median()

@@ -14,3 +14,19 @@ def isin(values: pd.Series | pd.Index | np.ndarray, universe: pd.Series | pd.Ind
     """
     lookup = pd.Index(universe).unique()
     return lookup.get_indexer(pd.Index(values)) >= 0
+
+
+ID_COLUMNS = ("customer_unique_id", "product_id", "category", "customer_state")
+
+
+def object_ids(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``frame`` with its id columns held as Python strings (object dtype) instead of pandas 3's ``str``.
+
+    The recommender looks ids up in hash indexes thousands of times per run; an Arrow-backed
+    ``str`` index converts its values to Python objects on every lookup, which made those
+    lookups twice as slow (about 7 s of a 100K-order selection). Values are unchanged.
+    """
+    if frame is None:
+        return None
+    cast = {column: "object" for column in ID_COLUMNS if column in frame.columns and frame[column].dtype != object}
+    return frame.astype(cast) if cast else frame

@@ -25,7 +25,7 @@ from ml.recommender.candidates import Candidate, FitData, ItemBasedRecommender, 
 from ml.recommender.candidates.base import RankCalibrator
 from ml.recommender.evaluation import FULL, SAMPLED, run_scorer
 from ml.recommender.features import check_orders, customer_states
-from ml.recommender.frames import isin
+from ml.recommender.frames import isin, object_ids
 from ml.recommender.metrics import expected_calibration_error
 from ml.recommender.next_purchase import split_next_purchase
 from ml.recommender.selection import (
@@ -255,6 +255,7 @@ def train_and_evaluate(
     steps aside with the reason; the others go on.
     """
     config = config or RecommenderConfig()
+    interactions, customers, products, orders = (object_ids(f) for f in (interactions, customers, products, orders))
     check_interactions(interactions)
     catalog = _catalog(products, interactions)
     states = customer_states(customers)

@@ -18,6 +18,7 @@ import pandas as pd
 from ml.recommender.candidates import FitData, ItemBasedRecommender, TwoTowerFitted
 from ml.recommender.evaluation import FULL, EvaluationTask, metrics_table, run_scorer
 from ml.recommender.features import check_orders, customer_states
+from ml.recommender.frames import object_ids
 from ml.recommender.model import TwoTowerRecommender
 from ml.recommender.split import data_end, known_before, split_by_time
 from ml.recommender.train import TrainingLog
@@ -35,6 +36,7 @@ def _recent_days(model) -> int:
 
 def fit_data(model, known: pd.DataFrame, boundary, customers, products, orders) -> FitData:
     """What ``model`` needs to score as of ``boundary`` from these marts."""
+    known, customers, products, orders = (object_ids(frame) for frame in (known, customers, products, orders))
     return FitData(
         known=known,
         boundary=pd.Timestamp(boundary),

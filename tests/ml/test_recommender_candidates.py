@@ -12,7 +12,13 @@ import pytest
 
 from ml.recommender import RecommenderConfig, train_and_evaluate
 from ml.recommender.candidates import Als, Ease, FitData, GlobalPopularity, ItemKnn, RecentPopularity
-from ml.recommender.candidates.base import TIE_BREAK_SCALE, RankCalibrator, tie_break
+from ml.recommender.candidates.base import (
+    TIE_BREAK_SCALE,
+    RankCalibrator,
+    support_top_k_frame,
+    tie_break,
+    top_k_frame,
+)
 from ml.recommender.candidates.ease import ease_weights
 from ml.recommender.candidates.item_knn import cosine_similarity
 from ml.recommender.registered import RegisteredRecommender
@@ -307,3 +313,112 @@ def test_configuration_can_leave_candidates_out():
     )
     result = train_and_evaluate(shop["interactions"], shop["customers"], shop["products"], None, config)
     assert set(result.candidates["candidate"]) == {"global_popularity", "recent_popularity", "item_knn"}
+
+
+def _random_shop(customers: int, products: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(customers):
+        # Most customers buy one or two items from a small popular head, a few buy many.
+        count = int(rng.choice([1, 1, 2, 3, 12]))
+        bought = rng.choice(products, size=min(count, products), replace=False, p=_zipf(products))
+        rows += [(f"c{customer:04d}", f"p{item:03d}", f"2018-02-{1 + customer % 27:02d}") for item in bought]
+    return _interactions(rows)
+
+
+def _zipf(size: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, size + 1)
+    return weights / weights.sum()
+
+
+@pytest.mark.parametrize("exclude_bought", [True, False])
+def test_lists_ranked_from_the_score_support_equal_the_dense_ranking(exclude_bought):
+    known = _random_shop(customers=300, products=60, seed=5)
+    products = sorted(known["product_id"].unique()) + ["p900", "p901"]  # two never bought
+    data = _data(known, products)
+    customers = pd.Index([*sorted(known["customer_unique_id"].unique()), "nobody"])
+    models = [
+        ItemKnn().fit(data, {"shrink": 10.0}),
+        Ease(max_items=20).fit(data, {"regularization": 10.0}),  # 20 of 60 items modelled
+        Ease().fit(data, {"regularization": 10.0}),  # every bought item modelled, negative scores
+    ]
+    # Rebased onto a catalogue that lost two products and gained two: the reindexed model.
+    gone = products[:2]
+    wider = _data(
+        known.loc[~known["product_id"].isin(gone)], [p for p in products if p not in gone] + ["p950", "p951"]
+    )
+    models += [model.rebased(wider) for model in models]
+    for model in models:
+        assert getattr(model.model, "score_support", None) is not None, model.name
+        sparse_lists = model.recommend(customers, top_k=10, exclude_bought=exclude_bought)
+        dense = model.model
+        model.model = _DenseOnly(dense)
+        dense_lists = model.recommend(customers, top_k=10, exclude_bought=exclude_bought)
+        model.model = dense
+        pd.testing.assert_frame_equal(sparse_lists, dense_lists)
+        assert len(dense_lists) == 10 * len(customers)
+
+
+def test_support_ranking_takes_unscored_items_in_tie_break_order_past_every_exclusion():
+    """Few stored scores per row, some negative, many exclusions: the head of the tie-break
+    order must reach past every column a block touches."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(11)
+    customers, catalogue = 40, 500
+    support = sparse.random(customers, catalogue, density=0.004, random_state=3, format="csr")
+    support.data = rng.normal(0.0, 1.0, support.nnz)
+    tie_breaker = tie_break(rng.poisson(3.0, catalogue).astype("float64"))
+    # Each row excludes a run of the items the tie-break ranks first, and a few others.
+    best = np.argsort(-tie_breaker, kind="stable")
+    pairs = [(row, column) for row in range(customers) for column in best[row % 7 : row % 7 + 8]]
+    pairs += [(row, int(column)) for row in range(customers) for column in rng.choice(catalogue, 2)]
+    excluded = sparse.coo_matrix(
+        (np.ones(len(pairs)), tuple(np.array(pairs).T)), shape=(customers, catalogue)
+    ).tocsr().tocoo()
+    ids = pd.Index([f"c{i:02d}" for i in range(customers)])
+    catalog_ids = pd.Index([f"p{i:03d}" for i in range(catalogue)])
+
+    def rows(chunk):
+        return ids.get_indexer(chunk)
+
+    def excluded_in(chunk):
+        keep = np.isin(excluded.row, rows(chunk))
+        local = pd.Index(rows(chunk)).get_indexer(excluded.row[keep])
+        return local.astype("int64"), excluded.col[keep].astype("int64")
+
+    def dense(chunk):
+        return support[rows(chunk)].toarray() + tie_breaker
+
+    got = support_top_k_frame(lambda chunk: support[rows(chunk)], tie_breaker, ids, catalog_ids, excluded_in, 10)
+    want = top_k_frame(dense, ids, catalog_ids, excluded_in, 10)
+    pd.testing.assert_frame_equal(got, want)
+
+
+@dataclasses.dataclass
+class _DenseOnly:
+    """An item model without ``score_support``: forces the dense ranking."""
+
+    inner: object
+
+    def score_rows(self, history):
+        return self.inner.score_rows(history)
+
+
+def test_dot_product_candidates_step_aside_above_the_dense_scoring_size_rule():
+    from ml.recommender.candidates import TwoTower
+    from ml.recommender.candidates.base import DENSE_SCORING_LIMIT, DataShape
+
+    def shape(customers: int, catalogue: int) -> DataShape:
+        return DataShape(customers, catalogue, catalogue, 10 * customers, 0.1, 365)
+
+    two_tower = TwoTower(RecommenderConfig())
+    side = DENSE_SCORING_LIMIT // 100_000
+    assert Als().applies_to(shape(100_000, side)) is None
+    assert two_tower.applies_to(shape(100_000, side)) is None
+    for candidate in (Als(), two_tower):
+        reason = candidate.applies_to(shape(100_000, side + 1))
+        assert reason is not None and "size rule" in reason
+    # Item-kNN and EASE^R rank from sparse scores: no such limit.
+    assert ItemKnn().applies_to(shape(850_000, 313_000)) is None
+    assert Ease().applies_to(shape(850_000, 313_000)) is None

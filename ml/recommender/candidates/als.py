@@ -76,7 +76,7 @@ class Als:
     def applies_to(self, shape: DataShape) -> str | None:
         if shape.bought_items < 2 or shape.customers < 2:
             return f"ALS needs two customers and two bought items, there are {shape.customers} and {shape.bought_items}"
-        return None
+        return shape.too_large_to_score_densely("ALS")
 
     def grid(self) -> list[dict[str, Any]]:
         return [dict(setting) for setting in self.settings]

@@ -53,6 +53,15 @@ class EaseModel:
         scores[:, self.columns] = history[:, self.columns] @ self.weights
         return scores
 
+    def score_support(self, history: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The modelled columns' scores; every other item scores 0."""
+        block = np.asarray(history[:, self.columns] @ self.weights)
+        rows, width = block.shape
+        return sparse.csr_matrix(
+            (block.ravel(), np.tile(self.columns, rows), np.arange(rows + 1) * width),
+            shape=(rows, self.catalogue),
+        )
+
 
 class Ease:
     """EASE^R; lambda chosen on validation."""

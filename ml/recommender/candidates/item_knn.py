@@ -31,7 +31,10 @@ class ItemKnnModel:
     similarity: sparse.csr_matrix
 
     def score_rows(self, history: sparse.csr_matrix) -> np.ndarray:
-        return np.asarray((history @ self.similarity).todense())
+        return np.asarray(self.score_support(history).todense())
+
+    def score_support(self, history: sparse.csr_matrix) -> sparse.csr_matrix:
+        return (history @ self.similarity).tocsr()
 
 
 class ItemKnn:

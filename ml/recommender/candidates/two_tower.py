@@ -64,7 +64,7 @@ class TwoTower:
     def applies_to(self, shape: DataShape) -> str | None:
         if shape.pairs < 2 * self.config.batch_size:
             return f"too few interactions to train a network ({shape.pairs} < {2 * self.config.batch_size})"
-        return None
+        return shape.too_large_to_score_densely("the two-tower")
 
     def grid(self) -> list[dict[str, Any]]:
         return [{}]

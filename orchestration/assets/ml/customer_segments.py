@@ -46,7 +46,11 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
         model=segmenter,
         input_example=rfm[list(RFM_COLUMNS)].head(5),
         params={"k": segmenter.k, "k_range": f"{config.k_min}-{config.k_max}", "seed": config.seed},
-        metrics={"silhouette": silhouettes[segmenter.k], **{f"silhouette_k{k}": s for k, s in silhouettes.items()}},
+        # The k search ran on a sample; the headline is the chosen segmenter's on every customer.
+        metrics={
+            "silhouette": silhouette(segmenter, rfm, seed=config.seed),
+            **{f"silhouette_k{k}": s for k, s in silhouettes.items()},
+        },
         lineage=lineage(settings, rfm, as_of),
     )
     decision = registry.promote_if_better(
