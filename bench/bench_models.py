@@ -74,9 +74,13 @@ vectors = embeddings(marts["customer_rfm"]) if embeddings else None
 score = time.perf_counter() - started
 table = result.metrics
 row = table.loc[(table["protocol"] == "full_catalog") & (table["segment"] == "all")].set_index("model")["hr_at_10"]
-detail = (f"chosen {result.chosen_name}; HR@10 full catalogue (test): "
+detail = (f"chosen {result.chosen_name} ({result.chosen_reason}); HR@10 full catalogue (time window test): "
           + ", ".join(f"{model} {value:.4f}" for model, value in row.items()))
-print(json.dumps({"train": train, "score": score, "rows": len(recommendations), "detail": detail}))
+figures = [c for c in result.candidates.columns if c.endswith(("hr_at_10",))]
+candidates = result.candidates[["candidate", "status", "reason", *figures]].to_string(index=False, float_format="%.4f")
+print(candidates, file=sys.stderr)
+print(json.dumps({"train": train, "score": score, "rows": len(recommendations), "detail": detail,
+                  "seconds": result.seconds, "split": result.split}))
 """
 )
 

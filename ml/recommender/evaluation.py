@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from scipy import sparse
+
 import numpy as np
 import pandas as pd
 
@@ -18,10 +20,24 @@ from ml.recommender.metrics import (
     sampled_metrics,
     sampled_ranks,
     shared_top_k_positions,
+    support_top_k_positions,
+    support_values,
+    tie_break_order,
     top_k_positions,
 )
 
 Scorer = Callable[[pd.Index], np.ndarray]
+# Customers per block of sparse scores (a block too wide to make dense is halved).
+SUPPORT_BLOCK = 4096
+
+
+@dataclass
+class SupportScorer:
+    """Scores that are ``support(ids)``'s stored entries (0 elsewhere) plus ``tie_breaker``:
+    item-kNN and EASE^R, ranked without a (customers x catalogue) matrix."""
+
+    support: Callable[[pd.Index], sparse.csr_matrix]
+    tie_breaker: np.ndarray
 SEGMENTS = ("all", "repeat", "first_time")
 FULL, SAMPLED = "full_catalog", "sampled_100"
 
@@ -105,6 +121,8 @@ def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -
     """
     if isinstance(scorer, np.ndarray):
         return _run_shared(task, scorer, k)
+    if isinstance(scorer, SupportScorer):
+        return _run_support(task, scorer, k)
     bought_rows, bought_columns = _bought_by_row(task)
     ranks = np.empty(len(task.target_rows), dtype="int64")
     frames = []
@@ -151,6 +169,37 @@ def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelR
         lo, hi = np.searchsorted(bought_rows, [start, stop])
         positions = shared_top_k_positions(
             item_scores, k, bought_rows[lo:hi] - start, bought_columns[lo:hi], stop - start
+        )
+        frames.append(_top_k_frame(task, start, positions))
+    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+
+
+def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRun:
+    """run_scorer for sparse scores plus a tie-break: the same figures, from the stored entries."""
+    if scorer.tie_breaker.shape != (len(task.catalog),):
+        raise ValueError(f"tie-break has shape {scorer.tie_breaker.shape}, expected {(len(task.catalog),)}")
+    bought_rows, bought_columns = _bought_by_row(task)
+    order = tie_break_order(scorer.tie_breaker)
+    ranks = np.empty(len(task.target_rows), dtype="int64")
+    frames = []
+    for start in range(0, len(task.customers), SUPPORT_BLOCK):
+        stop = min(start + SUPPORT_BLOCK, len(task.customers))
+        scored = scorer.support(task.customers[start:stop]).tocsr()
+        if scored.shape != (stop - start, len(task.catalog)):
+            raise ValueError(f"scorer returned shape {scored.shape}, expected {(stop - start, len(task.catalog))}")
+        if np.isnan(scored.data).any():
+            raise ValueError("scorer returned NaN scores")
+        lo, hi = np.searchsorted(task.target_rows, [start, stop])
+        rows = task.target_rows[lo:hi] - start
+        ranks[lo:hi] = sampled_ranks(
+            support_values(scored, scorer.tie_breaker, rows, task.target_columns[lo:hi]),
+            support_values(scored, scorer.tie_breaker, np.repeat(rows[:, None], task.negatives.shape[1], 1), task.negatives[lo:hi]),
+            task.target_columns[lo:hi],
+            task.negatives[lo:hi],
+        )
+        lo, hi = np.searchsorted(bought_rows, [start, stop])
+        positions = support_top_k_positions(
+            scored, scorer.tie_breaker, bought_rows[lo:hi] - start, bought_columns[lo:hi], k, order
         )
         frames.append(_top_k_frame(task, start, positions))
     return ModelRun(pd.concat(frames, ignore_index=True), ranks)

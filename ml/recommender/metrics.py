@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 
 from ml.recommender.frames import isin
 
@@ -279,3 +280,59 @@ def shared_top_k_positions(
     row, column = np.nonzero(allowed & (rank < k))
     result[row, rank[row, column]] = head[column]
     return result
+
+
+def tie_break_order(tie_breaker: np.ndarray) -> np.ndarray:
+    """Catalogue positions from the best tie-break score down, equal ones by position."""
+    return np.lexsort((np.arange(tie_breaker.size), -tie_breaker))
+
+
+def support_top_k_positions(
+    scored: sparse.csr_matrix,
+    tie_breaker: np.ndarray,
+    excluded_rows: np.ndarray,
+    excluded_columns: np.ndarray,
+    k: int,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """``top_k_positions`` of ``scored.toarray() + tie_breaker`` with the excluded pairs at -inf,
+    without building that (rows x catalogue) matrix.
+
+    Only the columns some row has a stored score or an exclusion in can be ordered
+    differently from the tie-break order, and the first k + (that many) columns of the
+    tie-break order hold every other item any row can list; those columns alone are made
+    dense. A block of rows whose columns would exceed CHUNK_ELEMENTS is halved. ``order``
+    is ``tie_break_order(tie_breaker)``, passed in when many blocks share it.
+    """
+    order = tie_break_order(tie_breaker) if order is None else order
+    excluded_rows, excluded_columns = np.asarray(excluded_rows, "int64"), np.asarray(excluded_columns, "int64")
+    by_row = np.argsort(excluded_rows, kind="stable")
+    excluded_rows, excluded_columns = excluded_rows[by_row], excluded_columns[by_row]
+    result = np.full((scored.shape[0], k), -1, dtype="int64")
+
+    def rank_block(lo: int, hi: int) -> None:
+        block = scored[lo:hi]
+        first, last = np.searchsorted(excluded_rows, [lo, hi])
+        rows, columns = excluded_rows[first:last] - lo, excluded_columns[first:last]
+        touched = np.union1d(block.indices, columns)
+        kept = np.union1d(touched, order[: k + touched.size])
+        if hi - lo > 1 and (hi - lo) * kept.size > CHUNK_ELEMENTS:
+            middle = (lo + hi) // 2
+            rank_block(lo, middle)
+            rank_block(middle, hi)
+            return
+        scores = block[:, kept].toarray() + tie_breaker[kept]
+        scores[rows, np.searchsorted(kept, columns)] = -np.inf
+        local = top_k_positions(scores, k)
+        result[lo:hi] = np.where(local >= 0, kept[np.maximum(local, 0)], -1)
+
+    if scored.shape[0]:
+        rank_block(0, scored.shape[0])
+    return result
+
+
+def support_values(scored: sparse.csr_matrix, tie_breaker: np.ndarray, rows: np.ndarray, columns: np.ndarray):
+    """``scored.toarray()[rows, columns] + tie_breaker[columns]`` without the dense matrix (any shape)."""
+    rows, columns = np.asarray(rows, "int64"), np.asarray(columns, "int64")
+    values = np.asarray(scored[rows.ravel(), columns.ravel()]).ravel() if rows.size else np.zeros(0)
+    return values.reshape(rows.shape) + tie_breaker[columns]

@@ -285,6 +285,26 @@ def test_a_candidate_without_a_time_window_model_is_never_chosen():
     assert result.chosen_name == "item_knn"
 
 
+def test_next_purchase_decides_only_with_as_many_customers_as_the_time_window():
+    shop = _small_shop(products=30)
+    config = RecommenderConfig(
+        test_days=30, validation_days=30, threads=1, next_purchase_selection_min_customers=20,
+        exclude_candidates=("two_tower", "als", "ease"),
+    )  # fmt: skip
+    decided = train_and_evaluate(shop["interactions"], shop["customers"], shop["products"], None, config)
+    assert decided.split["selection_protocol"] == "next_purchase"
+    # Many one-time buyers in the validation window: the time window now covers more customers.
+    end = shop["interactions"]["last_purchased_at"].max()
+    newcomers = _interactions(
+        [(f"n{i:04d}", f"p{i % 30:02d}", str((end - pd.Timedelta(days=40 + i % 15)).date())) for i in range(2_000)]
+    )
+    interactions = pd.concat([shop["interactions"], newcomers], ignore_index=True)
+    customers = pd.DataFrame({"customer_unique_id": sorted(interactions["customer_unique_id"].unique())})
+    result = train_and_evaluate(interactions, customers.assign(customer_state="SP"), shop["products"], None, config)
+    assert result.split["selection_protocol"] == "time_window"
+    assert "fewer than the time window's" in result.chosen_reason
+
+
 def test_a_candidate_failing_on_the_test_fold_is_reported_and_not_chosen():
     shop = _small_shop(products=30)
     fragile = _FailsOn(lambda data: data.validation is None)  # every test-fold and final fit
@@ -393,6 +413,25 @@ def test_support_ranking_takes_unscored_items_in_tie_break_order_past_every_excl
     got = support_top_k_frame(lambda chunk: support[rows(chunk)], tie_breaker, ids, catalog_ids, excluded_in, 10)
     want = top_k_frame(dense, ids, catalog_ids, excluded_in, 10)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_evaluation_from_sparse_scores_equals_the_dense_evaluation():
+    from ml.recommender.evaluation import EvaluationTask, SupportScorer, run_scorer
+
+    known = _random_shop(customers=300, products=80, seed=8)
+    later = _random_shop(customers=300, products=80, seed=9)
+    products = sorted(set(known["product_id"]) | set(later["product_id"]))
+    data = _data(known, products)
+    bought = pd.MultiIndex.from_frame(known[["customer_unique_id", "product_id"]])
+    held_out = later.loc[~pd.MultiIndex.from_frame(later[["customer_unique_id", "product_id"]]).isin(bought)]
+    task = EvaluationTask.build(known, held_out, data.catalog_ids, negatives=20, seed=1)
+    for model in (ItemKnn().fit(data, {"shrink": 10.0}), Ease(max_items=25).fit(data, {"regularization": 10.0})):
+        scorer = model.scorer(task.customers)
+        assert isinstance(scorer, SupportScorer)
+        sparse_run, dense_run = run_scorer(task, scorer), run_scorer(task, model.score)
+        pd.testing.assert_frame_equal(sparse_run.recommendations, dense_run.recommendations)
+        assert sparse_run.ranks.tolist() == dense_run.ranks.tolist()
+        assert (dense_run.ranks > 1).any() and (dense_run.ranks == 1).any()
 
 
 @dataclasses.dataclass

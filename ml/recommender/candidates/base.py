@@ -27,7 +27,15 @@ import pandas as pd
 from scipy import sparse
 from sklearn.isotonic import IsotonicRegression
 
-from ml.recommender.metrics import chunk_rows, shared_top_k_positions, top_k_positions
+from ml.recommender.evaluation import SUPPORT_BLOCK, SupportScorer
+from ml.recommender.metrics import (
+    chunk_rows,
+    shared_top_k_positions,
+    support_top_k_positions,
+    support_values,
+    tie_break_order,
+    top_k_positions,
+)
 from ml.recommender.split import purchase_events
 
 Scorer = Callable[[pd.Index], np.ndarray]
@@ -319,19 +327,20 @@ def top_k_frame(
     return _concat(frames)
 
 
-def _ranked(
-    ids: pd.Index, catalog_ids: pd.Index, positions: np.ndarray, scores: np.ndarray, columns: np.ndarray | None = None
-) -> pd.DataFrame:
-    """customer_unique_id, product_id, rank, score from a (customers x k) block of column positions;
-    ``scores`` is the block's (customers x columns) matrix, or one vector shared by every row.
-    ``columns`` maps the block's columns to catalogue positions (None: they are the catalogue)."""
+def _ranked(ids: pd.Index, catalog_ids: pd.Index, positions: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """customer_unique_id, product_id, rank, score from a (customers x k) block of catalogue positions;
+    ``scores`` is the block's (customers x catalogue) matrix, or one vector shared by every row."""
     row, rank = np.nonzero(positions >= 0)
     column = positions[row, rank]
     chosen = scores[column] if scores.ndim == 1 else scores[row, column]
+    return _frame(ids, catalog_ids, row, rank, column, chosen)
+
+
+def _frame(ids, catalog_ids, row, rank, column, chosen) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_unique_id": ids[row],
-            "product_id": catalog_ids[column if columns is None else columns[column]],
+            "product_id": catalog_ids[column],
             "rank": (rank + 1).astype("int64"),
             "score": np.asarray(chosen, dtype="float64"),
         }
@@ -372,39 +381,22 @@ def support_top_k_frame(
     excluded: Callable[[pd.Index], tuple[np.ndarray, np.ndarray]] | None,
     top_k: int,
 ) -> pd.DataFrame:
-    """``top_k_frame`` for scores that are ``support(ids)``'s stored entries, 0 elsewhere, plus ``tie_breaker``.
-
-    The same lists as the dense computation, without a (customers x catalogue) matrix: for a
-    block of customers only the columns some of them have a score or an exclusion in can be
-    ranked differently from the tie-break order, and the first top_k + (that many) columns
-    of the tie-break order hold every other item a row can list. Those columns alone are
-    made dense; a block whose columns would exceed the chunk budget is halved. At 950K
-    customers and a 313K-item catalogue this is the difference between ranking 3 x 10^11
-    scores and a few hundred per customer.
-    """
+    """``top_k_frame`` for scores that are ``support(ids)``'s stored entries, 0 elsewhere, plus
+    ``tie_breaker``: the same lists, ranked by ``support_top_k_positions`` without a
+    (customers x catalogue) matrix. At 950K customers and a 313K-item catalogue this is the
+    difference between ranking 3 x 10^11 scores and a few hundred per customer."""
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
-    order = np.lexsort((np.arange(tie_breaker.size), -tie_breaker))
-    budget = chunk_rows(len(catalog_ids)) * len(catalog_ids)
-    frames: list[pd.DataFrame] = []
-
-    def rank_block(ids: pd.Index) -> None:
+    order = tie_break_order(tie_breaker)
+    frames = []
+    for start in range(0, len(customer_ids), SUPPORT_BLOCK):
+        ids = customer_ids[start : start + SUPPORT_BLOCK]
         scored = support(ids).tocsr()
         rows, columns = excluded(ids) if excluded is not None else (np.empty(0, "int64"), np.empty(0, "int64"))
-        touched = np.union1d(scored.indices, columns)
-        kept = np.union1d(touched, order[: top_k + touched.size])
-        if len(ids) > 1 and len(ids) * kept.size > budget:
-            middle = len(ids) // 2
-            rank_block(ids[:middle])
-            rank_block(ids[middle:])
-            return
-        scores = scored[:, kept].toarray() + tie_breaker[kept]
-        scores[rows, np.searchsorted(kept, columns)] = -np.inf
-        frames.append(_ranked(ids, catalog_ids, top_k_positions(scores, top_k), scores, kept))
-
-    step = 4096
-    for start in range(0, len(customer_ids), step):
-        rank_block(customer_ids[start : start + step])
+        positions = support_top_k_positions(scored, tie_breaker, rows, columns, top_k, order)
+        row, rank = np.nonzero(positions >= 0)
+        column = positions[row, rank]
+        frames.append(_frame(ids, catalog_ids, row, rank, column, support_values(scored, tie_breaker, row, column)))
     return _concat(frames)
 
 
@@ -512,9 +504,17 @@ class ItemBasedRecommender:
             return np.broadcast_to(self.shared, (len(customer_ids), self.shared.size)).copy()
         return self._row_scores(self.rows_of(customer_ids))
 
-    def scorer(self, customers: pd.Index | None = None) -> Scorer | np.ndarray:
-        """Scores for the evaluation: one shared vector, or a function of any customer ids."""
-        return self.shared if self.shared is not None else self.score
+    def scorer(self, customers: pd.Index | None = None) -> Scorer | np.ndarray | SupportScorer:
+        """Scores for the evaluation: one shared vector, the sparse scores and the tie-break
+        where the model has them, or a function of any customer ids."""
+        if self.shared is not None:
+            return self.shared
+        if getattr(self.model, "score_support", None) is not None:
+            return SupportScorer(self._support, self.tie_breaker)
+        return self.score
+
+    def _support(self, customer_ids: pd.Index) -> sparse.csr_matrix:
+        return self.model.score_support(self.rows_of(customer_ids))
 
     def score_history(self, positions: np.ndarray) -> np.ndarray:
         """Scores of one customer who bought the catalogue ``positions``: real-time scoring."""
@@ -546,7 +546,7 @@ class ItemBasedRecommender:
             )
         elif getattr(self.model, "score_support", None) is not None:
             table = support_top_k_frame(
-                lambda chunk: self.model.score_support(self.rows_of(chunk)),
+                self._support,
                 self.tie_breaker,
                 ids,
                 self.catalog_ids,

@@ -107,7 +107,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     before a validation window (or order) that mirrors the test one and scored there; the
     best on HR@10 (full catalogue, all customers; equal ones by NDCG@10, then the simpler)
     under next purchase, or the time window when next purchase has fewer than 500
-    validation customers, is the challenger. Test figures are reported, never chosen on. The challenger, refit on
+    validation customers or fewer than the time window's, is the challenger. Test figures are reported, never chosen on. The challenger, refit on
     everything, becomes champion only if its pre-refit model beats the champion's on
     today's test window (HR@10, full catalogue), never while the model is frozen. The
     tables are written by the champion, rebased onto today's data, with its version and
