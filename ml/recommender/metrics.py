@@ -321,7 +321,8 @@ def support_top_k_positions(
             rank_block(lo, middle)
             rank_block(middle, hi)
             return
-        scores = block[:, kept].toarray() + tie_breaker[kept]
+        scores = block[:, kept].toarray()
+        scores += tie_breaker[kept]
         scores[rows, np.searchsorted(kept, columns)] = -np.inf
         local = top_k_positions(scores, k)
         result[lo:hi] = np.where(local >= 0, kept[np.maximum(local, 0)], -1)
