@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from scipy import sparse
-
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ml.recommender.frames import isin
 from ml.recommender.metrics import (
@@ -38,6 +37,8 @@ class SupportScorer:
 
     support: Callable[[pd.Index], sparse.csr_matrix]
     tie_breaker: np.ndarray
+
+
 SEGMENTS = ("all", "repeat", "first_time")
 FULL, SAMPLED = "full_catalog", "sampled_100"
 
@@ -193,7 +194,9 @@ def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRu
         rows = task.target_rows[lo:hi] - start
         ranks[lo:hi] = sampled_ranks(
             support_values(scored, scorer.tie_breaker, rows, task.target_columns[lo:hi]),
-            support_values(scored, scorer.tie_breaker, np.repeat(rows[:, None], task.negatives.shape[1], 1), task.negatives[lo:hi]),
+            support_values(
+                scored, scorer.tie_breaker, np.repeat(rows[:, None], task.negatives.shape[1], 1), task.negatives[lo:hi]
+            ),
             task.target_columns[lo:hi],
             task.negatives[lo:hi],
         )

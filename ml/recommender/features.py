@@ -239,9 +239,7 @@ def item_dynamic_features(
     )
     frame["log_days_since_last_sale"] = np.where(sold, np.log1p(np.nan_to_num(days_between(boundary, last_sale))), 0.0)
     priced = (before["unit_price"] > 0).to_numpy()
-    log_price = (
-        np.log(before.loc[priced, "unit_price"]).groupby(codes[priced]).median().reindex(range(size)).to_numpy()
-    )
+    log_price = np.log(before.loc[priced, "unit_price"]).groupby(codes[priced]).median().reindex(range(size)).to_numpy()
     log_price = pd.Series(log_price, index=product_ids)
     category = pd.Series(np.asarray(categories, dtype="object"), index=product_ids)
     category_price = log_price.groupby(category).transform("median")

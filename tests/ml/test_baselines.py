@@ -137,6 +137,16 @@ def test_kmeans_picks_the_number_of_groups_by_silhouette_and_orders_clusters_by_
     assert silhouette(segmenter, rfm) == pytest.approx(scores[3])
 
 
+def test_k_is_searched_on_a_sample_and_the_chosen_k_fitted_on_everyone():
+    rfm = rfm_blobs()
+    sampled, scores = fit_segmenter(rfm, k_range=(2, 6), search_sample=100)
+    full, full_scores = fit_segmenter(rfm, k_range=(2, 6))
+    assert sampled.k == full.k == 3
+    assert scores != full_scores  # the search saw 100 of the 210 customers
+    # The chosen k is refitted on every customer: the same clusters as the full search.
+    assert sampled.predict(rfm).tolist() == full.predict(rfm).tolist()
+
+
 def test_fixed_k_and_bad_input():
     rfm = rfm_blobs()
     assert fit_segmenter(rfm, k=4)[0].k == 4

@@ -364,9 +364,7 @@ def test_lists_ranked_from_the_score_support_equal_the_dense_ranking(exclude_bou
     ]
     # Rebased onto a catalogue that lost two products and gained two: the reindexed model.
     gone = products[:2]
-    wider = _data(
-        known.loc[~known["product_id"].isin(gone)], [p for p in products if p not in gone] + ["p950", "p951"]
-    )
+    wider = _data(known.loc[~known["product_id"].isin(gone)], [p for p in products if p not in gone] + ["p950", "p951"])
     models += [model.rebased(wider) for model in models]
     for model in models:
         assert getattr(model.model, "score_support", None) is not None, model.name
@@ -393,9 +391,9 @@ def test_support_ranking_takes_unscored_items_in_tie_break_order_past_every_excl
     best = np.argsort(-tie_breaker, kind="stable")
     pairs = [(row, column) for row in range(customers) for column in best[row % 7 : row % 7 + 8]]
     pairs += [(row, int(column)) for row in range(customers) for column in rng.choice(catalogue, 2)]
-    excluded = sparse.coo_matrix(
-        (np.ones(len(pairs)), tuple(np.array(pairs).T)), shape=(customers, catalogue)
-    ).tocsr().tocoo()
+    excluded = (
+        sparse.coo_matrix((np.ones(len(pairs)), tuple(np.array(pairs).T)), shape=(customers, catalogue)).tocsr().tocoo()
+    )
     ids = pd.Index([f"c{i:02d}" for i in range(customers)])
     catalog_ids = pd.Index([f"p{i:03d}" for i in range(catalogue)])
 

@@ -215,7 +215,8 @@ class ReindexedModel:
         coo = old.tocoo()
         floor = np.full(old.shape[0], np.inf)
         np.minimum.at(floor, coo.row, coo.data)
-        floor[np.diff(old.indptr) < old.shape[1]] = np.minimum(floor[np.diff(old.indptr) < old.shape[1]], 0.0)
+        partial = np.diff(old.indptr) < old.shape[1]
+        floor[partial] = np.minimum(floor[partial], 0.0)
         new_of_old = np.full(old.shape[1], -1, dtype="int64")
         kept = np.flatnonzero(self.present >= 0)
         new_of_old[self.present[kept]] = kept

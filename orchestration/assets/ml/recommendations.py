@@ -106,16 +106,17 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     `test_days` (time window) and each customer's last order (next purchase). It is fitted
     before a validation window (or order) that mirrors the test one and scored there; the
     best on HR@10 (full catalogue, all customers; equal ones by NDCG@10, then the simpler)
-    under next purchase, or the time window when next purchase has fewer than 500
-    validation customers or fewer than the time window's, is the challenger. Test figures are reported, never chosen on. The challenger, refit on
-    everything, becomes champion only if its pre-refit model beats the champion's on
-    today's test window (HR@10, full catalogue), never while the model is frozen. The
-    tables are written by the champion, rebased onto today's data, with its version and
-    family; `probability` is its calibrated purchase probability. A candidate that does
-    not apply to the data (too few items for the sampled protocol, too few interactions
-    for a network) steps aside with the reason in the metadata; the run goes on. A history
-    too short for any evaluation window trains nothing: the published tables stay (or empty
-    ones are created) and `skipped_reason` says why.
+    under next purchase, or the time window when next purchase has fewer than 500 validation
+    customers or fewer than the time window's, is the challenger. Test figures are reported,
+    never chosen on. The challenger, refit on everything, becomes champion only if its
+    pre-refit model beats the champion's on today's test window (HR@10, full catalogue),
+    never while the model is frozen. The tables are written by the champion, rebased onto
+    today's data, with its version and family; `probability` is its calibrated purchase
+    probability. A candidate that does not apply to the data (too few items for the sampled
+    protocol, too few interactions for a network, too many customers x items to score
+    densely) steps aside with the reason in the metadata; the run goes on. A history too
+    short for any evaluation window trains nothing: the published tables stay (or empty ones
+    are created) and `skipped_reason` says why.
 
     The engine switch (`retail-intel engine`) is honoured: `off` skips training and leaves
     the tables as they are (downstream assets are skipped too); `frozen` trains and logs a
