@@ -192,14 +192,10 @@ def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRu
             raise ValueError("scorer returned NaN scores")
         lo, hi = np.searchsorted(task.target_rows, [start, stop])
         rows = task.target_rows[lo:hi] - start
-        ranks[lo:hi] = sampled_ranks(
-            support_values(scored, scorer.tie_breaker, rows, task.target_columns[lo:hi]),
-            support_values(
-                scored, scorer.tie_breaker, np.repeat(rows[:, None], task.negatives.shape[1], 1), task.negatives[lo:hi]
-            ),
-            task.target_columns[lo:hi],
-            task.negatives[lo:hi],
-        )
+        # Targets and their negatives in one lookup: column 0 is the target.
+        columns = np.concatenate([task.target_columns[lo:hi, None], task.negatives[lo:hi]], axis=1)
+        values = support_values(scored, scorer.tie_breaker, np.repeat(rows[:, None], columns.shape[1], 1), columns)
+        ranks[lo:hi] = sampled_ranks(values[:, 0], values[:, 1:], task.target_columns[lo:hi], task.negatives[lo:hi])
         lo, hi = np.searchsorted(bought_rows, [start, stop])
         positions = support_top_k_positions(
             scored, scorer.tie_breaker, bought_rows[lo:hi] - start, bought_columns[lo:hi], k, order

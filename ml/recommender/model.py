@@ -241,8 +241,36 @@ def _embedding(rows: int, width: int, std: float = 0.05, sparse: bool = False) -
     return layer
 
 
+class MaskDropout(nn.Module):
+    """Dropout whose CPU masks come from a numpy generator once one is set (``TwoTowerNet.use_generator``).
+
+    torch's CPU dropout draws its mask from a Mersenne twister one float at a time: at 100K
+    orders that was a sixth of the two-tower's training. Sixteen bits per unit from PCG64
+    cost a quarter as much; a unit is kept with probability 1 - p to within 2**-16, and
+    the kept ones are scaled by the inverse of exactly that probability. On another device,
+    or without a generator, it is torch's own dropout.
+    """
+
+    LEVELS = 2**16
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self.generator: np.random.Generator | None = None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return inputs
+        if self.generator is None or inputs.device.type != "cpu":
+            return functional.dropout(inputs, self.p, training=True)
+        dropped = round(self.p * self.LEVELS)
+        bits = self.generator.integers(0, self.LEVELS, tuple(inputs.shape), dtype=np.uint16)
+        keep = torch.from_numpy(bits >= dropped)
+        return inputs * keep * (self.LEVELS / (self.LEVELS - dropped))
+
+
 def _mlp(inputs: int, hidden: int, outputs: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, outputs))
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), MaskDropout(dropout), nn.Linear(hidden, outputs))
 
 
 class TwoTowerNet(nn.Module):
@@ -288,6 +316,13 @@ class TwoTowerNet(nn.Module):
         self.register_buffer("popularity_columns", torch.tensor(POPULARITY_COLUMNS), persistent=False)
         self.item_mlp = _mlp(SMALL_EMBEDDING + id_dim + len(CONTENT_COLUMNS), hidden_dim, embedding_dim, dropout)
         self.bias_mlp = _mlp(SMALL_EMBEDDING + len(POPULARITY_COLUMNS), hidden_dim // 2, 1, dropout)
+
+    def use_generator(self, generator: np.random.Generator) -> TwoTowerNet:
+        """Draw every dropout mask from ``generator`` (seeded by the caller: runs repeat exactly)."""
+        for module in self.modules():
+            if isinstance(module, MaskDropout):
+                module.generator = generator
+        return self
 
     def sparse_parameters(self) -> list[nn.Parameter]:
         return [self.user_id.weight, self.item_id.weight]

@@ -99,6 +99,9 @@ class RecommenderConfig:
     selection_protocol: str = "next_purchase"
     next_purchase_min_customers: int = 20
     next_purchase_selection_min_customers: int = 500
+    # Below this share of pairs held out by the next-purchase protocol, its network stands in
+    # for a refit of a candidate that rebases rather than retrains (see _refit).
+    reuse_held_out_share: float = 0.01
 
     def __post_init__(self) -> None:
         for name in ("test_days", "validation_days", "window_days", "top_k", "batch_size", "max_epochs", "patience"):
@@ -115,6 +118,8 @@ class RecommenderConfig:
         unknown = set(self.protocols) - set(PROTOCOLS) or ({self.selection_protocol} - set(PROTOCOLS))
         if unknown or TIME_WINDOW not in self.protocols:
             raise ValueError(f"protocols must include {TIME_WINDOW!r} and be among {PROTOCOLS}; got {self.protocols}")
+        if not 0 <= self.reuse_held_out_share <= 1:
+            raise ValueError(f"reuse_held_out_share must lie in [0, 1], got {self.reuse_held_out_share}")
         if not self.prior_weights or min(self.prior_weights) < 0:
             raise ValueError("prior_weights must be a non-empty tuple of weights >= 0")
 
@@ -130,8 +135,8 @@ class RecommenderResult:
     ``candidates``: one row per candidate (status chosen / evaluated / stepped_aside /
     failed, the reason, its chosen hyper-parameters, validation and test HR@10 and NDCG@10).
     ``metrics`` and ``validation_metrics``: model x protocol x segment on the test and the
-    validation window. ``model``: the chosen candidate refit on all interactions, scoring as
-    of the end of the data; ``evaluated_model``: the same candidate as the test figures
+    validation window. ``model``: the chosen candidate refit on all interactions (see ``_refit``),
+    scoring as of the end of the data; ``evaluated_model``: the same candidate as the test figures
     saw it (learned before the cutoff). ``comparisons``: the chosen one minus every other
     candidate on test, with paired bootstrap intervals (``validation_comparisons`` the same
     on validation). ``not_applicable``: protocol -> why it was not computed.
@@ -370,7 +375,7 @@ def train_and_evaluate(
     all_data = FitData(
         known_before(interactions, split.end), split.end, catalog, states, orders, recent_days, None, config.seed
     )
-    final = candidate.fit(all_data, fitted.params)
+    final, refit = _refit(candidate, fitted, chosen_name, outcomes, all_data, config.reuse_held_out_share)
     if isinstance(final, ItemBasedRecommender):
         final.with_calibrator(evaluated.calibrator)
     seconds["refit"] = time.perf_counter() - clock
@@ -391,10 +396,32 @@ def train_and_evaluate(
         chosen={
             "recent_days": recent_days,
             "selection_protocol": selection_protocol,
+            "refit": refit,
             **{k: v for k, v in fitted.params.items() if isinstance(v, int | float | str)},
         },
         config=config,
     )
+
+
+def _refit(candidate: Candidate, fitted, name: str, outcomes, data: FitData, reuse_share: float) -> tuple[Any, str]:
+    """The chosen candidate as of the end of the data, and how it got there.
+
+    A candidate that rebases rather than retrains (the two-tower: a training costs minutes
+    where the others take seconds) is not trained a third time when its next-purchase
+    network already learned from all but ``reuse_share`` of the pairs: that protocol
+    holds out only each repeat customer's last two orders, a sliver where few customers
+    come back. That network, with the same settings, is rebased onto all the data.
+    """
+    protocol = outcomes.get(NEXT_PURCHASE)
+    if not getattr(candidate, "retrain_for_test", True) and protocol is not None and name in protocol.validated:
+        learned = len(protocol.protocol.validation.data.known)
+        held_out = 1 - learned / max(len(data.known), 1)
+        if held_out < reuse_share:
+            return (
+                protocol.validated[name][1].rebased(data),
+                f"next-purchase network rebased (it lacks {held_out:.2%} of the pairs)",
+            )
+    return candidate.fit(data, fitted.params), "refit on all interactions"
 
 
 def _recent_days(fold) -> int:

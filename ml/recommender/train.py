@@ -169,6 +169,7 @@ def fit_two_tower(
             temperature=config.temperature,
             dropout=config.dropout,
         ).to(device)
+        net.use_generator(np.random.default_rng([config.seed, 1]))
         recommender = TwoTowerRecommender(
             net, encoder, boundary, purchase_events(known), orders, states, catalog, device=config.device
         )
@@ -275,13 +276,13 @@ def _train_epoch(
         expected_copies = size * tensors["window_share"][window, candidates] + config.random_negatives / catalog_size
         logits = logits - torch.log(expected_copies).float()
         positive_tensor = torch.as_tensor(positives, device=device)
-        same_item = positive_tensor[:, None] == candidates[None, :]
-        same_user = torch.zeros_like(same_item)
-        same_user[:, :size] = rows[:, None] == rows[None, :]
-        own = torch.zeros_like(same_item)
-        own[:, :size] = torch.eye(size, dtype=torch.bool, device=device)
-        # Another copy of the positive, or another item this customer bought in the window, is no negative.
-        logits = logits.masked_fill((same_item | same_user) & ~own, float("-inf"))
+        # Another copy of the positive, or another item this customer bought in the window, is no
+        # negative; the example's own positive stays. Built in place: the mask is batch x candidates.
+        masked = positive_tensor[:, None] == candidates[None, :]
+        in_batch = masked[:, :size]
+        in_batch |= rows[:, None] == rows[None, :]
+        in_batch.fill_diagonal_(False)
+        logits = logits.masked_fill(masked, float("-inf"))
         loss = functional.cross_entropy(logits, torch.arange(size, device=device))
         for optimizer in optimizers:
             optimizer.zero_grad()

@@ -16,6 +16,7 @@ from ml.segments import (
     segment_stability,
     segment_summary,
     silhouette,
+    silhouettes,
 )
 
 
@@ -161,3 +162,20 @@ def test_segment_stability_counts_customers_seen_twice():
     current = pd.DataFrame({"customer_unique_id": ["b", "c", "d"], "segment": ["Champions", "At Risk", "Lost"]})
     assert segment_stability(previous, current) == pytest.approx(0.5)
     assert segment_stability(previous, current.assign(customer_unique_id=["x", "y", "z"])) is None
+
+
+def test_silhouettes_share_one_sample_and_equal_sklearns_score(monkeypatch):
+    from sklearn.metrics import silhouette_score
+
+    import ml.segments
+
+    # Blocks of 20 of the 500 sampled points: the distances come in pieces.
+    monkeypatch.setattr(ml.segments, "DISTANCE_BLOCK", 20 * 500)
+    rng = np.random.default_rng(4)
+    points = np.concatenate([rng.normal(centre, 0.5, size=(300, 3)) for centre in (0.0, 3.0, 6.0)])
+    labelings = [np.repeat([0, 1, 2], 300), rng.integers(0, 4, 900), np.repeat([5, 9], [450, 450])]
+    scores = silhouettes(points, labelings, sample=500, seed=3)
+    expected = [silhouette_score(points, labels, sample_size=500, random_state=3) for labels in labelings]
+    assert scores == pytest.approx(expected, abs=1e-9)
+    assert scores[0] > 0.5 > scores[2] and abs(scores[1]) < 0.1
+    assert silhouettes(points, [np.zeros(900, dtype=int)]) == [-1.0]

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from ml.recommender import (
     RecommenderConfig,
@@ -19,8 +20,11 @@ from ml.recommender import (
     train_and_evaluate,
     user_embeddings,
 )
+from ml.recommender.candidates import two_tower
 from ml.recommender.features import check_orders, customer_states
-from ml.recommender.model import PopularityPrior
+from ml.recommender.frames import object_ids
+from ml.recommender.model import MaskDropout, PopularityPrior
+from ml.recommender.next_purchase import split_next_purchase
 from ml.recommender.registered import RegisteredRecommender
 from ml.recommender.split import purchase_events
 from ml.recommender.train import fit_two_tower
@@ -383,3 +387,45 @@ def test_training_sees_nothing_from_the_validation_window_on(marts):
 
     clean = fit(split.train, orders.loc[orders["purchased_at"] < split.validation_start])
     pd.testing.assert_frame_equal(fit(interactions, orders), clean)
+
+
+def test_the_two_tower_is_refit_when_next_purchase_held_out_more_than_a_sliver(result, marts):
+    interactions = object_ids(marts["user_item_interactions"])
+    held_out = 1 - len(split_next_purchase(interactions).train) / len(interactions)
+    assert held_out >= CONFIG.reuse_held_out_share  # a fifth of the customers come back
+    assert result.chosen["refit"] == "refit on all interactions"
+
+
+def test_a_next_purchase_network_that_held_out_a_sliver_is_published_without_a_third_training(marts, monkeypatch):
+    trainings = []
+    train = two_tower.fit_two_tower
+    monkeypatch.setattr(
+        two_tower, "fit_two_tower", lambda *args, **kwargs: trainings.append(1) or train(*args, **kwargs)
+    )
+    config = dataclasses.replace(
+        CONFIG, exclude_candidates=tuple(ALL_CANDIDATES - {"two_tower"}), reuse_held_out_share=1.0
+    )
+    interactions = marts["user_item_interactions"]
+    reused = train_and_evaluate(interactions, marts["customer_rfm"], marts["products"], marts["orders"], config)
+    assert len(trainings) == 2  # time-window validation and next purchase; no refit
+    assert reused.chosen["refit"].startswith("next-purchase network rebased")
+    network = reused.model.network
+    # Rebased: it scores as of the end of the data, with every purchase in the customers' histories.
+    assert network.reference_time == pd.Timestamp(reused.split["end"])
+    assert network.events["purchased_at"].max() == purchase_events(interactions)["purchased_at"].max()
+    assert reused.recommend(marts["customer_rfm"].head(20))["customer_unique_id"].nunique() == 20
+
+
+def test_mask_dropout_repeats_with_its_generator_keeps_the_expected_share_and_is_off_in_eval():
+    def masked(seed: int) -> torch.Tensor:
+        dropout = MaskDropout(0.25).train()
+        dropout.generator = np.random.default_rng(seed)
+        return dropout(torch.ones(400, 500))
+
+    first = masked(3)
+    assert torch.equal(first, masked(3)) and not torch.equal(first, masked(4))
+    kept = first > 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.01
+    # Kept units are scaled so that the expectation is unchanged.
+    assert first[kept].unique().tolist() == pytest.approx([1 / 0.75])
+    assert torch.equal(MaskDropout(0.25).eval()(first), first)

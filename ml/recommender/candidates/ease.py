@@ -54,12 +54,20 @@ class EaseModel:
         return scores
 
     def score_support(self, history: sparse.csr_matrix) -> sparse.csr_matrix:
-        """The modelled columns' scores; every other item scores 0."""
-        block = np.asarray(history[:, self.columns] @ self.weights)
-        rows, width = block.shape
+        """The modelled columns' scores; every other item scores 0.
+
+        Only customers who bought a modelled item get stored scores: anyone else's row is
+        all zeros, and most customers of a window are first-time buyers.
+        """
+        modelled = history[:, self.columns].tocsr()
+        scored = np.flatnonzero(np.diff(modelled.indptr))
+        block = np.asarray(modelled[scored] @ self.weights)
+        width = block.shape[1]
+        lengths = np.zeros(history.shape[0], dtype="int64")
+        lengths[scored] = width
         return sparse.csr_matrix(
-            (block.ravel(), np.tile(self.columns, rows), np.arange(rows + 1) * width),
-            shape=(rows, self.catalogue),
+            (block.ravel(), np.tile(self.columns, scored.size), np.concatenate([[0], np.cumsum(lengths)])),
+            shape=(history.shape[0], self.catalogue),
         )
 
 
