@@ -11,8 +11,8 @@ from scipy import sparse
 
 from ml.recommender.frames import isin
 from ml.recommender.metrics import (
+    bootstrap_means,
     chunk_rows,
-    paired_bootstrap,
     per_customer_metrics,
     ranking_metrics,
     sample_negatives,
@@ -109,8 +109,16 @@ class EvaluationTask:
 
 @dataclass
 class ModelRun:
+    """A model's top-k lists on a task and the sampled rank of each held-out pair.
+
+    ``positions``: the same lists as catalogue positions, one row per task customer in the
+    task's order (-1 pads), where ``run_scorer`` made them: the figures are then counted on
+    integers instead of merged frames of ids.
+    """
+
     recommendations: pd.DataFrame
     ranks: np.ndarray
+    positions: np.ndarray | None = None
 
 
 def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -> ModelRun:
@@ -126,7 +134,7 @@ def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -
         return _run_support(task, scorer, k)
     bought_rows, bought_columns = _bought_by_row(task)
     ranks = np.empty(len(task.target_rows), dtype="int64")
-    frames = []
+    blocks = []
     step = chunk_rows(len(task.catalog))
     for start in range(0, len(task.customers), step):
         stop = min(start + step, len(task.customers))
@@ -149,8 +157,8 @@ def run_scorer(task: EvaluationTask, scorer: Scorer | np.ndarray, k: int = 10) -
         if not scores.flags.writeable:
             scores = scores.copy()
         scores[bought_rows[lo:hi] - start, bought_columns[lo:hi]] = -np.inf
-        frames.append(_top_k_frame(task, start, top_k_positions(scores, k)))
-    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+        blocks.append(top_k_positions(scores, k))
+    return _run(task, blocks, ranks)
 
 
 def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelRun:
@@ -163,16 +171,15 @@ def _run_shared(task: EvaluationTask, item_scores: np.ndarray, k: int) -> ModelR
         item_scores[task.target_columns], item_scores[task.negatives], task.target_columns, task.negatives
     )
     bought_rows, bought_columns = _bought_by_row(task)
-    frames = []
+    blocks = []
     step = chunk_rows(k + int(np.bincount(bought_rows).max(initial=0)))
     for start in range(0, len(task.customers), step):
         stop = min(start + step, len(task.customers))
         lo, hi = np.searchsorted(bought_rows, [start, stop])
-        positions = shared_top_k_positions(
-            item_scores, k, bought_rows[lo:hi] - start, bought_columns[lo:hi], stop - start
+        blocks.append(
+            shared_top_k_positions(item_scores, k, bought_rows[lo:hi] - start, bought_columns[lo:hi], stop - start)
         )
-        frames.append(_top_k_frame(task, start, positions))
-    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+    return _run(task, blocks, ranks)
 
 
 def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRun:
@@ -182,7 +189,7 @@ def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRu
     bought_rows, bought_columns = _bought_by_row(task)
     order = tie_break_order(scorer.tie_breaker)
     ranks = np.empty(len(task.target_rows), dtype="int64")
-    frames = []
+    blocks = []
     for start in range(0, len(task.customers), SUPPORT_BLOCK):
         stop = min(start + SUPPORT_BLOCK, len(task.customers))
         scored = scorer.support(task.customers[start:stop]).tocsr()
@@ -197,11 +204,12 @@ def _run_support(task: EvaluationTask, scorer: SupportScorer, k: int) -> ModelRu
         values = support_values(scored, scorer.tie_breaker, np.repeat(rows[:, None], columns.shape[1], 1), columns)
         ranks[lo:hi] = sampled_ranks(values[:, 0], values[:, 1:], task.target_columns[lo:hi], task.negatives[lo:hi])
         lo, hi = np.searchsorted(bought_rows, [start, stop])
-        positions = support_top_k_positions(
-            scored, scorer.tie_breaker, bought_rows[lo:hi] - start, bought_columns[lo:hi], k, order
+        blocks.append(
+            support_top_k_positions(
+                scored, scorer.tie_breaker, bought_rows[lo:hi] - start, bought_columns[lo:hi], k, order
+            )
         )
-        frames.append(_top_k_frame(task, start, positions))
-    return ModelRun(pd.concat(frames, ignore_index=True), ranks)
+    return _run(task, blocks, ranks)
 
 
 def _bought_by_row(task: EvaluationTask) -> tuple[np.ndarray, np.ndarray]:
@@ -210,15 +218,40 @@ def _bought_by_row(task: EvaluationTask) -> tuple[np.ndarray, np.ndarray]:
     return task.bought_rows[order], task.bought_columns[order]
 
 
-def _top_k_frame(task: EvaluationTask, start: int, positions: np.ndarray) -> pd.DataFrame:
+def _run(task: EvaluationTask, blocks: list[np.ndarray], ranks: np.ndarray) -> ModelRun:
+    """The run of the top-k positions of every customer block, in the task's customer order."""
+    positions = np.concatenate(blocks) if blocks else np.zeros((0, 0), dtype="int64")
     row, rank = np.nonzero(positions >= 0)
-    return pd.DataFrame(
+    recommendations = pd.DataFrame(
         {
-            "customer_unique_id": task.customers[start + row],
+            "customer_unique_id": task.customers[row],
             "product_id": task.catalog[positions[row, rank]],
             "rank": rank + 1,
         }
     )
+    return ModelRun(recommendations, ranks, positions)
+
+
+def customer_figures(task: EvaluationTask, run: ModelRun, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Each task customer's full-catalogue hit@k (0 or 1) and NDCG@k, in the task's customer order.
+
+    The figures of ``per_customer_metrics``, counted on catalogue positions when the run has
+    them (each held-out pair is unique and a list holds an item once, so a pair hits at one
+    rank at most); otherwise from the frames.
+    """
+    if run.positions is None or run.positions.shape[0] != len(task.customers):
+        table = per_customer_metrics(run.recommendations, task.held_out, k).reindex(task.customers)
+        return table["first_hit"].notna().to_numpy(dtype="float64"), table["ndcg"].to_numpy(dtype="float64")
+    top = run.positions[:, :k]
+    matches = top[task.target_rows] == task.target_columns[:, None]
+    hit = matches.any(axis=1)
+    rows, rank = task.target_rows[hit], matches[hit].argmax(axis=1) + 1
+    customers = len(task.customers)
+    hits = np.bincount(rows, minlength=customers) > 0
+    dcg = np.bincount(rows, weights=1.0 / np.log2(rank + 1.0), minlength=customers)
+    relevant = np.minimum(np.bincount(task.target_rows, minlength=customers), k)
+    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))[relevant - 1]
+    return hits.astype("float64"), dcg / ideal
 
 
 def metrics_table(task: EvaluationTask, runs: Mapping[str, ModelRun], k: int = 10) -> pd.DataFrame:
@@ -278,38 +311,41 @@ def compare_to_baselines(
     """``model`` minus every other run in full-catalog HR@K and NDCG@K, per segment, with a
     95% paired bootstrap interval over customers: whether a lead is larger than the noise
     of a test window this size."""
-    per_customer = {
-        name: per_customer_metrics(run.recommendations, task.held_out, k).reindex(task.customers)
-        for name, run in runs.items()
-    }
     figures = {
-        name: {
-            f"hr_at_{k}": table["first_hit"].notna().to_numpy(dtype="float64"),
-            f"ndcg_at_{k}": table["ndcg"].to_numpy(),
-        }
-        for name, table in per_customer.items()
+        name: dict(zip((f"hr_at_{k}", f"ndcg_at_{k}"), customer_figures(task, run, k), strict=True))
+        for name, run in runs.items()
     }
     masks = {"all": np.ones(len(task.customers), dtype=bool), "repeat": task.repeat, "first_time": ~task.repeat}
     rows = []
-    for baseline in runs:
-        if baseline == model:
+    pairs = [(baseline, metric) for baseline in runs if baseline != model for metric in (f"hr_at_{k}", f"ndcg_at_{k}")]
+    for segment, mask in masks.items():
+        if not mask.any() or not pairs:
             continue
-        for segment, mask in masks.items():
-            if not mask.any():
-                continue
-            for metric in (f"hr_at_{k}", f"ndcg_at_{k}"):
-                ours, theirs = figures[model][metric][mask], figures[baseline][metric][mask]
-                rows.append(
-                    {
-                        "baseline": baseline,
-                        "segment": segment,
-                        "metric": metric,
-                        "model_value": float(ours.mean()),
-                        "baseline_value": float(theirs.mean()),
-                        **paired_bootstrap(ours, theirs, resamples=resamples, seed=seed),
-                    }
-                )
-    return pd.DataFrame(rows)
+        ours = {metric: figures[model][metric][mask] for _, metric in pairs}
+        theirs = [figures[baseline][metric][mask] for baseline, metric in pairs]
+        # Every difference of a segment is over the same customers: one set of resamples for all.
+        intervals = bootstrap_means(
+            np.stack([ours[metric] - values for (_, metric), values in zip(pairs, theirs, strict=True)]),
+            resamples=resamples,
+            seed=seed,
+        )
+        for (baseline, metric), values, interval in zip(pairs, theirs, intervals, strict=True):
+            rows.append(
+                {
+                    "baseline": baseline,
+                    "segment": segment,
+                    "metric": metric,
+                    "model_value": float(ours[metric].mean()),
+                    "baseline_value": float(values.mean()),
+                    **interval,
+                }
+            )
+    order = {name: position for position, name in enumerate(runs)}
+    table = pd.DataFrame(rows)
+    if len(table):
+        # Row order as before: by baseline, then segment, then metric.
+        table = table.sort_values("baseline", key=lambda names: names.map(order), kind="stable", ignore_index=True)
+    return table
 
 
 def recall_at_k(recommendations: pd.DataFrame, held_out: pd.DataFrame, k: int = 10) -> float:

@@ -97,19 +97,36 @@ def paired_bootstrap(
     a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
         raise ValueError("a and b must be non-empty 1-d arrays of the same length")
+    return bootstrap_means((a - b)[None, :], resamples, level, seed)[0]
+
+
+def bootstrap_means(
+    differences: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> list[dict[str, float]]:
+    """``paired_bootstrap`` of every row of ``differences`` (paired differences over the same
+    units), each row with the resamples that call would draw: the draws, most of the cost,
+    are made once for all rows."""
+    differences = np.asarray(differences, dtype="float64")
+    if differences.ndim != 2 or differences.shape[1] == 0:
+        raise ValueError("differences must be a 2-d array with at least one unit per row")
     if resamples < 1 or not 0 < level < 1:
         raise ValueError(f"need resamples >= 1 and 0 < level < 1, got {resamples} and {level}")
-    difference = a - b
+    units = differences.shape[1]
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
+    means = np.empty((differences.shape[0], resamples))
     # Chunks keep the index matrix small when there are many customers.
-    chunk = max(1, 4_000_000 // difference.size)
+    chunk = max(1, 4_000_000 // units)
     for start in range(0, resamples, chunk):
         stop = min(start + chunk, resamples)
-        means[start:stop] = difference[rng.integers(0, difference.size, size=(stop - start, difference.size))].mean(1)
+        drawn = rng.integers(0, units, size=(stop - start, units))
+        for row, difference in enumerate(differences):
+            means[row, start:stop] = difference[drawn].mean(1)
     tail = (1 - level) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return {"difference": float(difference.mean()), "ci_low": float(low), "ci_high": float(high)}
+    low, high = np.quantile(means, [tail, 1 - tail], axis=1)
+    return [
+        {"difference": float(difference.mean()), "ci_low": float(lo), "ci_high": float(hi)}
+        for difference, lo, hi in zip(differences, low, high, strict=True)
+    ]
 
 
 def sampled_ranks(

@@ -19,7 +19,14 @@ import pandas as pd
 
 from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender
 from ml.recommender.candidates.base import RankCalibrator
-from ml.recommender.evaluation import FULL, EvaluationTask, ModelRun, compare_to_baselines, metrics_table, run_scorer
+from ml.recommender.evaluation import (
+    EvaluationTask,
+    ModelRun,
+    compare_to_baselines,
+    customer_figures,
+    metrics_table,
+    run_scorer,
+)
 from ml.recommender.frames import isin
 from ml.recommender.next_purchase import NextPurchaseSplit, orders_before_each
 from ml.recommender.split import TimeSplit, sample_customers
@@ -177,9 +184,9 @@ def next_purchase_protocol(split: NextPurchaseSplit, catalog, states, orders, re
 
 
 def full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
-    table = metrics_table(task, {"model": run}, EVALUATION_K)
-    row = table.loc[(table["protocol"] == FULL) & (table["segment"] == "all")].iloc[0]
-    return float(row[f"hr_at_{EVALUATION_K}"]), float(row[f"ndcg_at_{EVALUATION_K}"])
+    """Full-catalogue HR@10 and NDCG@10 over all the task's customers (metrics_table's figures)."""
+    hits, ndcg = customer_figures(task, run, EVALUATION_K)
+    return float(hits.mean()), float(ndcg.mean())
 
 
 def _fit_on_grid(candidate: Candidate, grid: list[dict[str, Any]], fold: Fold) -> tuple[Any, dict[str, Any], ModelRun]:

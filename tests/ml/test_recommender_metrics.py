@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
-from ml.recommender.evaluation import EvaluationTask, ModelRun, compare_to_baselines, recall_at_k, run_scorer
+from ml.recommender.evaluation import (
+    EvaluationTask,
+    ModelRun,
+    compare_to_baselines,
+    customer_figures,
+    metrics_table,
+    recall_at_k,
+    run_scorer,
+)
 from ml.recommender.metrics import (
     expected_calibration_error,
     paired_bootstrap,
@@ -221,3 +229,49 @@ def test_top_k_positions_matches_a_plain_sort_on_tie_heavy_rows():
             ranked = [column for column in ranked if np.isfinite(scores[row, column])][:k]
             expected[row, : len(ranked)] = ranked
         assert top_k_positions(scores, k).tolist() == expected.tolist()
+
+
+def test_figures_counted_on_positions_equal_the_frames():
+    """HR@10 and NDCG@10 per customer from a run's catalogue positions, as the merged frames give them."""
+    rng = np.random.default_rng(8)
+    catalog = pd.Index([f"p{i:03d}" for i in range(80)])
+    customers = [f"c{i:02d}" for i in range(50)]
+    history = pd.DataFrame(
+        {"customer_unique_id": rng.choice(customers[:30], 60), "product_id": rng.choice(catalog, 60)}
+    ).drop_duplicates()
+    # One to fifteen held-out items each (more than k for some), none already bought.
+    pairs = [(c, p) for c in customers for p in rng.choice(catalog, rng.integers(1, 16), replace=False)]
+    held_out = pd.DataFrame(pairs, columns=["customer_unique_id", "product_id"])
+    held_out = held_out.merge(history, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
+    task = EvaluationTask.build(history, held_out, catalog, negatives=10)
+    # Integer scores: many ties, broken by catalogue position in both.
+    run = run_scorer(task, lambda ids: rng.integers(0, 5, (len(ids), catalog.size)).astype("float64"), k=10)
+    hits, ndcg = customer_figures(task, run, 10)
+    frames = customer_figures(task, ModelRun(run.recommendations, run.ranks), 10)
+    assert hits.tolist() == frames[0].tolist() and 0 < hits.mean() < 1
+    assert ndcg == pytest.approx(frames[1], abs=1e-12)
+    table = metrics_table(task, {"model": run}).set_index(["protocol", "segment"])
+    assert table.loc[("full_catalog", "all"), "hr_at_10"] == pytest.approx(hits.mean())
+    assert table.loc[("full_catalog", "all"), "ndcg_at_10"] == pytest.approx(ndcg.mean())
+
+
+def test_intervals_drawn_once_per_segment_equal_one_bootstrap_per_comparison():
+    rng = np.random.default_rng(12)
+    catalog = pd.Index([f"p{i:03d}" for i in range(60)])
+    customers = [f"c{i:02d}" for i in range(40)]
+    held_out = pd.DataFrame({"customer_unique_id": customers, "product_id": rng.choice(catalog, 40)})
+    history = pd.DataFrame({"customer_unique_id": customers[:15], "product_id": ["p059"] * 15})
+    task = EvaluationTask.build(history, held_out.loc[held_out["product_id"] != "p059"], catalog, negatives=5)
+    runs = {name: run_scorer(task, lambda ids: rng.random((len(ids), catalog.size)), k=10) for name in ("a", "b", "c")}
+    table = compare_to_baselines(task, runs, "a", k=10, resamples=300, seed=4)
+    assert table[["baseline", "segment"]].drop_duplicates().shape[0] == 2 * 3
+    assert table["baseline"].tolist() == sorted(table["baseline"])
+    figures = {name: customer_figures(task, run, 10) for name, run in runs.items()}
+    masks = {"all": np.ones(len(task.customers), bool), "repeat": task.repeat, "first_time": ~task.repeat}
+    for row in table.itertuples():
+        index = 0 if row.metric == "hr_at_10" else 1
+        mask = masks[row.segment]
+        alone = paired_bootstrap(figures["a"][index][mask], figures[row.baseline][index][mask], resamples=300, seed=4)
+        assert [row.difference, row.ci_low, row.ci_high] == pytest.approx(
+            [alone["difference"], alone["ci_low"], alone["ci_high"]]
+        )

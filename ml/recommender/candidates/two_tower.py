@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
 from ml.recommender.candidates.base import DataShape, FitData, Scorer
-from ml.recommender.evaluation import FULL, EvaluationTask, metrics_table, run_scorer
+from ml.recommender.evaluation import EvaluationTask, customer_figures, run_scorer
 from ml.recommender.frames import isin
 from ml.recommender.model import PopularityPrior, TwoTowerRecommender
 from ml.recommender.split import purchase_events, sample_customers
@@ -115,12 +116,23 @@ def choose_prior(
     best weight of each segment gives the best pair.
     """
     rows = []
+    segments = {"all": np.ones(len(task.customers), dtype=bool), "repeat": task.repeat, "first_time": ~task.repeat}
     for weight in weights:
         model.with_prior(PopularityPrior(recent_days, weight, weight))
-        table = metrics_table(task, {str(weight): run_scorer(task, model.scorer(task.customers), EVALUATION_K)})
-        rows.append(table.loc[table["protocol"] == FULL].assign(weight=weight))
+        hits, ndcg = customer_figures(task, run_scorer(task, model.scorer(task.customers), EVALUATION_K), EVALUATION_K)
+        for segment, members in segments.items():
+            if members.any():
+                rows.append(
+                    {
+                        "weight": weight,
+                        "segment": segment,
+                        "customers": int(members.sum()),
+                        f"hr_at_{EVALUATION_K}": float(hits[members].mean()),
+                        f"ndcg_at_{EVALUATION_K}": float(ndcg[members].mean()),
+                    }
+                )
     model.with_prior(None)
-    tried = pd.concat(rows, ignore_index=True)
+    tried = pd.DataFrame(rows)
     chosen = {}
     for segment in ("first_time", "repeat"):
         candidates = tried.loc[tried["segment"] == segment]
