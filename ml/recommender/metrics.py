@@ -316,9 +316,8 @@ def support_top_k_positions(
     without building that (rows x catalogue) matrix.
 
     Only the columns some row has a stored score or an exclusion in can be ordered
-    differently from the tie-break order, and the first k + (that many) columns of the
-    tie-break order hold every other item any row can list; those columns alone are made
-    dense. A block of rows whose columns would exceed CHUNK_ELEMENTS is halved. ``order``
+    differently from the tie-break order, and the first k other columns of the tie-break
+    order hold every other item any row can list; those columns alone are made dense. A block of rows whose columns would exceed CHUNK_ELEMENTS is halved. ``order``
     is ``tie_break_order(tie_breaker)``, passed in when many blocks share it.
     """
     order = tie_break_order(tie_breaker) if order is None else order
@@ -336,7 +335,8 @@ def support_top_k_positions(
         mask = np.zeros(scored.shape[1], dtype=bool)
         mask[scored.indices[entries]] = True
         mask[columns] = True
-        mask[order[: k + int(mask.sum())]] = True
+        # Every other item scores its tie-break alone: only the first k of them can be listed.
+        mask[order[~mask[order]][:k]] = True
         kept = np.flatnonzero(mask)
         if hi - lo > 1 and (hi - lo) * kept.size > CHUNK_ELEMENTS:
             middle = (lo + hi) // 2
