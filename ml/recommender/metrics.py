@@ -317,8 +317,9 @@ def support_top_k_positions(
 
     Only the columns some row has a stored score or an exclusion in can be ordered
     differently from the tie-break order, and the first k other columns of the tie-break
-    order hold every other item any row can list; those columns alone are made dense. A block of rows whose columns would exceed CHUNK_ELEMENTS is halved. ``order``
-    is ``tie_break_order(tie_breaker)``, passed in when many blocks share it.
+    order hold every other item any row can list; those columns alone are made dense. A
+    block of rows whose columns would exceed CHUNK_ELEMENTS is halved. ``order`` is
+    ``tie_break_order(tie_breaker)``, passed in when many blocks share it.
     """
     order = tie_break_order(tie_breaker) if order is None else order
     scored = _canonical(scored)
