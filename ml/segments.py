@@ -203,11 +203,8 @@ def fit_segmenter(
     rows = np.arange(len(rfm))
     if len(candidates) > 1 and len(rfm) > search_sample:
         rows = np.sort(np.random.default_rng(seed).choice(len(rfm), search_sample, replace=False))
-    fitted = {
-        candidate: RfmSegmenter(mean, scale, _fit_kmeans(standardised[rows], candidate, seed))
-        for candidate in candidates
-    }
     searched = standardised[rows]
+    fitted = {candidate: RfmSegmenter(mean, scale, _fit_kmeans(searched, candidate, seed)) for candidate in candidates}
     labelings = [fitted[candidate].kmeans.predict(searched) for candidate in candidates]
     scores = dict(zip(candidates, silhouettes(searched, labelings, sample=sample, seed=seed), strict=True))
     best = max(scores, key=lambda candidate: (scores[candidate], -candidate))

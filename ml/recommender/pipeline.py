@@ -416,13 +416,13 @@ def _refit(candidate: Candidate, fitted, name: str, outcomes, data: FitData, reu
     orders. Where many customers come back (a subscription shop) the share is larger and the
     network is refit.
     """
-    protocol = outcomes.get(NEXT_PURCHASE)
-    if not getattr(candidate, "retrain_for_test", True) and protocol is not None and name in protocol.validated:
-        learned = len(protocol.protocol.validation.data.known)
+    outcome = outcomes.get(NEXT_PURCHASE)
+    if not getattr(candidate, "retrain_for_test", True) and outcome is not None and name in outcome.validated:
+        learned = len(outcome.protocol.validation.data.known)
         held_out = 1 - learned / max(len(data.known), 1)
         if held_out < reuse_share:
             return (
-                protocol.validated[name][1].rebased(data),
+                outcome.validated[name][1].rebased(data),
                 f"next-purchase network rebased (it lacks {held_out:.2%} of the pairs)",
             )
     return candidate.fit(data, fitted.params), "refit on all interactions"

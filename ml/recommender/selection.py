@@ -189,8 +189,11 @@ def full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
     return float(hits.mean()), float(ndcg.mean())
 
 
-def _fit_on_grid(candidate: Candidate, grid: list[dict[str, Any]], fold: Fold) -> tuple[Any, dict[str, Any], ModelRun]:
-    """The candidate fitted with each setting of ``grid``, scored on the fold; the best kept."""
+def _fit_on_grid(
+    candidate: Candidate, grid: list[dict[str, Any]], fold: Fold
+) -> tuple[Any, dict[str, Any], ModelRun, tuple[float, float]]:
+    """The candidate fitted with each setting of ``grid``, scored on the fold; the best kept,
+    with its (HR@10, NDCG@10)."""
     best = None
     for params in grid:
         fitted = candidate.fit(fold.data, params)
@@ -199,7 +202,7 @@ def _fit_on_grid(candidate: Candidate, grid: list[dict[str, Any]], fold: Fold) -
         # Ties within the grid go to the earlier (more regularised or smaller) setting.
         if best is None or figures > best[0]:
             best = (figures, fitted, params, run)
-    return best[1], best[2], best[3]
+    return best[1], best[2], best[3], best[0]
 
 
 def describe(params: dict[str, Any]) -> str:
@@ -231,14 +234,13 @@ def evaluate(
         started = time.perf_counter()
         grid = candidate.grid() if settings is None else [settings[candidate.name]]
         try:
-            fitted, params, run = _fit_on_grid(candidate, grid, protocol.validation)
+            fitted, params, run, (hr, ndcg) = _fit_on_grid(candidate, grid, protocol.validation)
         except Exception as error:  # reported in the table, the report, MLflow and the metadata
             outcome.rows.append({**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"})
             continue
         outcome.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
         outcome.validated[candidate.name] = (candidate, fitted, params)
         outcome.validation_runs[candidate.name] = run
-        hr, ndcg = full_hr(protocol.validation.task, run)
         outcome.rows.append(
             {**row, "params": describe(fitted.params), "validation_hr_at_10": hr, "validation_ndcg_at_10": ndcg}
         )
