@@ -12,6 +12,8 @@ which model it scores.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,56 +221,81 @@ def evaluate(
     evaluated there and is left out. A candidate that does not apply steps aside with its
     reason; one that raises, on either fold, is reported as failed with the error and the
     others go on (one model's trouble never hides the others' results).
+
+    A candidate that asks to run ``beside_others`` (the two-tower: its training gains little
+    from a second thread) is evaluated on a thread of its own while the others take turns on
+    the calling one. Candidates are independent, so the outcome is the same in any order.
     """
     shape = DataShape.of(protocol.validation.data.known, len(protocol.validation.data.catalog))
+    beside = [c for c in candidates if getattr(c, "beside_others", False)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="candidate") if beside else nullcontext() as pool:
+        pending = {c.name: pool.submit(_evaluate_one, protocol, c, shape, settings) for c in beside}
+        done = {c.name: _evaluate_one(protocol, c, shape, settings) for c in candidates if c.name not in pending}
+        done.update({name: future.result() for name, future in pending.items()})
     outcome = Outcome(protocol, [], {}, {})
     for candidate in candidates:
-        row = {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
-        reason = candidate.applies_to(shape)
-        if reason:
-            outcome.rows.append({**row, "status": "stepped_aside", "reason": reason})
-            continue
-        if settings is not None and candidate.name not in settings:
-            outcome.rows.append({**row, "status": "stepped_aside", "reason": NOT_SELECTED_HERE})
-            continue
-        started = time.perf_counter()
-        grid = candidate.grid() if settings is None else [settings[candidate.name]]
-        try:
-            fitted, params, run, (hr, ndcg) = _fit_on_grid(candidate, grid, protocol.validation)
-        except Exception as error:  # reported in the table, the report, MLflow and the metadata
-            outcome.rows.append({**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"})
-            continue
-        outcome.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
-        outcome.validated[candidate.name] = (candidate, fitted, params)
-        outcome.validation_runs[candidate.name] = run
-        outcome.rows.append(
-            {**row, "params": describe(fitted.params), "validation_hr_at_10": hr, "validation_ndcg_at_10": ndcg}
-        )
-
-    for name, (candidate, fitted, params) in list(outcome.validated.items()):
-        started = time.perf_counter()
-        row = next(row for row in outcome.rows if row["candidate"] == name)
-        task = protocol.test.task
-        try:
-            if getattr(candidate, "retrain_for_test", True):
-                model = candidate.fit(protocol.test.data, params)
-            else:
-                model = fitted.rebased(protocol.test.data)
-            if isinstance(model, ItemBasedRecommender):
-                model.with_calibrator(
-                    RankCalibrator().fit(outcome.validation_runs[name].recommendations, protocol.validation.held_out)
-                )
-            run = run_scorer(task, model.scorer(task.customers), EVALUATION_K)
-        except Exception as error:  # reported; its validation figures stay, it cannot be chosen
-            row.update(status="failed", reason=f"on the test fold: {type(error).__name__}: {error}")
-            del outcome.validated[name]
-            continue
-        outcome.tested[name] = model
-        outcome.test_runs[name] = run
-        outcome.seconds[f"{protocol.name}.test.{name}"] = time.perf_counter() - started
-        hr, ndcg = full_hr(task, run)
-        row.update(test_hr_at_10=hr, test_ndcg_at_10=ndcg)
+        result = done[candidate.name]
+        outcome.rows.append(result.row)
+        outcome.seconds.update(result.seconds)
+        if result.tested is not None:
+            outcome.validated[candidate.name] = result.validated
+            outcome.validation_runs[candidate.name] = result.validation_run
+            outcome.tested[candidate.name], outcome.test_runs[candidate.name] = result.tested
     return outcome
+
+
+@dataclass
+class _CandidateResult:
+    row: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    validated: tuple[Candidate, Any, dict[str, Any]] | None = None
+    validation_run: ModelRun | None = None
+    tested: tuple[Any, ModelRun] | None = None
+
+
+def _evaluate_one(
+    protocol: Protocol, candidate: Candidate, shape: DataShape, settings: dict[str, dict[str, Any]] | None
+) -> _CandidateResult:
+    """One candidate's part of ``evaluate``: its validation fit (grid or given settings), then its test fit."""
+    result = _CandidateResult(
+        {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
+    )
+    row = result.row
+    reason = candidate.applies_to(shape)
+    if reason:
+        row.update(status="stepped_aside", reason=reason)
+        return result
+    if settings is not None and candidate.name not in settings:
+        row.update(status="stepped_aside", reason=NOT_SELECTED_HERE)
+        return result
+    started = time.perf_counter()
+    grid = candidate.grid() if settings is None else [settings[candidate.name]]
+    try:
+        fitted, params, run, (hr, ndcg) = _fit_on_grid(candidate, grid, protocol.validation)
+    except Exception as error:  # reported in the table, the report, MLflow and the metadata
+        row.update(status="failed", reason=f"{type(error).__name__}: {error}")
+        return result
+    result.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
+    row.update(params=describe(fitted.params), validation_hr_at_10=hr, validation_ndcg_at_10=ndcg)
+
+    started = time.perf_counter()
+    task = protocol.test.task
+    try:
+        if getattr(candidate, "retrain_for_test", True):
+            model = candidate.fit(protocol.test.data, params)
+        else:
+            model = fitted.rebased(protocol.test.data)
+        if isinstance(model, ItemBasedRecommender):
+            model.with_calibrator(RankCalibrator().fit(run.recommendations, protocol.validation.held_out))
+        test_run = run_scorer(task, model.scorer(task.customers), EVALUATION_K)
+    except Exception as error:  # reported; its validation figures stay, it cannot be chosen
+        row.update(status="failed", reason=f"on the test fold: {type(error).__name__}: {error}")
+        return result
+    result.seconds[f"{protocol.name}.test.{candidate.name}"] = time.perf_counter() - started
+    hr, ndcg = full_hr(task, test_run)
+    row.update(test_hr_at_10=hr, test_ndcg_at_10=ndcg)
+    result.validated, result.validation_run, result.tested = (candidate, fitted, params), run, (model, test_run)
+    return result
 
 
 def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:

@@ -459,3 +459,46 @@ def test_dot_product_candidates_step_aside_above_the_dense_scoring_size_rule():
     # Item-kNN and EASE^R rank from sparse scores: no such limit.
     assert ItemKnn().applies_to(shape(850_000, 313_000)) is None
     assert Ease().applies_to(shape(850_000, 313_000)) is None
+
+
+def test_a_candidate_evaluated_beside_the_others_gives_the_same_outcome():
+    class Beside(ItemKnn):
+        name = family = "beside"
+        simplicity = 5
+        beside_others = True
+
+    class BrokenBeside(Beside):
+        name = family = "broken_beside"
+
+        def fit(self, data, params):
+            raise RuntimeError("cannot fit beside")
+
+    class InLine(Beside):
+        beside_others = False
+
+    shop = _small_shop(products=30)
+    config = RecommenderConfig(test_days=30, validation_days=30, threads=1)
+    results = [
+        train_and_evaluate(
+            shop["interactions"],
+            shop["customers"],
+            shop["products"],
+            None,
+            config,
+            candidates=[GlobalPopularity(), ItemKnn(), first, second],
+        )  # fmt: skip
+        for first, second in ((Beside(), BrokenBeside()), (InLine(), _FailsOn(lambda data: True)))
+    ]
+    beside, in_line = (result.candidates.set_index("candidate") for result in results)
+    assert (
+        beside.loc["broken_beside", "status"] == "failed"
+        and "cannot fit beside" in beside.loc["broken_beside", "reason"]
+    )
+    figures = [column for column in beside.columns if column.endswith(("hr_at_10", "ndcg_at_10"))]
+    assert beside.loc["beside", figures].notna().all()
+    pd.testing.assert_frame_equal(
+        beside.loc[["global_popularity", "item_knn", "beside"], figures],
+        in_line.loc[["global_popularity", "item_knn", "beside"], figures],
+    )
+    assert list(results[0].candidates["candidate"]) == ["global_popularity", "item_knn", "beside", "broken_beside"]
+    assert set(results[0].seconds) >= {"time_window.validation.beside", "time_window.test.beside"}

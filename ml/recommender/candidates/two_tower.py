@@ -58,6 +58,9 @@ class TwoTower:
     name = family = "two_tower"
     simplicity = 5
     retrain_for_test = False
+    # Its training gains about 17% from a second thread (100K orders, 2 cores): it runs on a
+    # thread of its own, on one core, while the other candidates take the other.
+    beside_others = True
 
     def __init__(self, config) -> None:
         self.config = config
