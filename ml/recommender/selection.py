@@ -237,9 +237,11 @@ def evaluate(
         result = done[candidate.name]
         outcome.rows.append(result.row)
         outcome.seconds.update(result.seconds)
+        # A candidate that failed on the test fold keeps its validation figures; it cannot be chosen.
+        if result.validation_run is not None:
+            outcome.validation_runs[candidate.name] = result.validation_run
         if result.tested is not None:
             outcome.validated[candidate.name] = result.validated
-            outcome.validation_runs[candidate.name] = result.validation_run
             outcome.tested[candidate.name], outcome.test_runs[candidate.name] = result.tested
     return outcome
 
@@ -277,6 +279,7 @@ def _evaluate_one(
         return result
     result.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
     row.update(params=describe(fitted.params), validation_hr_at_10=hr, validation_ndcg_at_10=ndcg)
+    result.validation_run = run
 
     started = time.perf_counter()
     task = protocol.test.task
@@ -294,7 +297,7 @@ def _evaluate_one(
     result.seconds[f"{protocol.name}.test.{candidate.name}"] = time.perf_counter() - started
     hr, ndcg = full_hr(task, test_run)
     row.update(test_hr_at_10=hr, test_ndcg_at_10=ndcg)
-    result.validated, result.validation_run, result.tested = (candidate, fitted, params), run, (model, test_run)
+    result.validated, result.tested = (candidate, fitted, params), (model, test_run)
     return result
 
 

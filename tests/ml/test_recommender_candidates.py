@@ -315,6 +315,7 @@ def test_a_candidate_failing_on_the_test_fold_is_reported_and_not_chosen():
     row = result.candidates.set_index("candidate").loc["fragile"]
     assert row["status"] == "failed" and "[time_window] on the test fold" in row["reason"]
     assert pd.notna(row["validation_hr_at_10"]) and pd.isna(row["test_hr_at_10"])
+    assert "fragile" in set(result.validation_metrics["model"])  # its validation figures are still reported
     assert result.chosen_name == "item_knn"
 
 
