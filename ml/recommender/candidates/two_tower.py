@@ -58,8 +58,8 @@ class TwoTower:
     name = family = "two_tower"
     simplicity = 5
     retrain_for_test = False
-    # Its training gains about 17% from a second thread (100K orders, 2 cores): it runs on a
-    # thread of its own, on one core, while the other candidates take the other.
+    # Its training gains about 17% from a second core (100K orders, 2 cores): it runs on a
+    # thread of its own while the other candidates run on the calling one, and use that core.
     beside_others = True
 
     def __init__(self, config) -> None:
