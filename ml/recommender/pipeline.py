@@ -320,13 +320,7 @@ def train_and_evaluate(
     # Settings are chosen on the selection protocol's validation; the other protocol scores each
     # candidate with the same settings, so that the model promotion judges (time window) is the
     # one that is published.
-    ordered = sorted(protocols, key=lambda protocol: protocol.name != selection_protocol)
-    outcomes = {ordered[0].name: evaluate(ordered[0], candidates)}
-    # What each candidate settled on there: its grid setting, and for the two-tower also its
-    # learning-rate schedule, prior weights and calibrator.
-    settings = {name: fitted.params for name, (_, fitted, _) in outcomes[ordered[0].name].validated.items()}
-    for protocol in ordered[1:]:
-        outcomes[protocol.name] = evaluate(protocol, candidates, settings)
+    outcomes = evaluate(sorted(protocols, key=lambda protocol: protocol.name != selection_protocol), candidates)
     for protocol in protocols:
         if protocol.negatives_reason:
             not_applicable[f"{protocol.prefix}{SAMPLED}"] = protocol.negatives_reason

@@ -3,10 +3,10 @@
 A protocol gives two folds, validation and test, each a ``FitData`` (what a candidate may
 learn from) and an ``EvaluationTask`` (what it is scored on). Validation comes first in
 time, or, for the per-customer protocol, one order earlier; the test fold is the same cut
-one step later. ``evaluate`` fits every applicable candidate on the validation fold with
-each setting of its grid, keeps its best setting, then fits it again on the test fold
-with that setting (the two-tower is rebased instead) and scores it there. It never knows
-which model it scores.
+one step later. ``evaluate`` fits every applicable candidate on the selection protocol's
+validation fold with each setting of its grid, keeps its best setting, then fits it again
+on the test fold with that setting (the two-tower is rebased instead) and scores it there;
+on the other protocol it uses the setting it kept. It never knows which model it scores.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pandas as pd
 
 from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender
 from ml.recommender.candidates.base import RankCalibrator
+from ml.recommender.cores import working_beside
 from ml.recommender.evaluation import (
     EvaluationTask,
     ModelRun,
@@ -211,39 +212,63 @@ def describe(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items() if isinstance(v, int | float | str)) or "-"
 
 
-def evaluate(
-    protocol: Protocol, candidates: list[Candidate], settings: dict[str, dict[str, Any]] | None = None
-) -> Outcome:
-    """Every applicable candidate on the protocol's validation fold, then on its test fold.
+def evaluate(protocols: list[Protocol], candidates: list[Candidate]) -> dict[str, Outcome]:
+    """Every applicable candidate on each protocol's validation fold, then on its test fold.
 
-    With ``settings`` (candidate -> params chosen on another protocol), each candidate is
-    fitted with those only, instead of its grid; a candidate without settings there was not
-    evaluated there and is left out. A candidate that does not apply steps aside with its
-    reason; one that raises, on either fold, is reported as failed with the error and the
-    others go on (one model's trouble never hides the others' results).
+    ``protocols[0]`` is the selection protocol: each candidate is fitted there with every
+    setting of its grid and keeps the best; on the other protocols it is fitted with what it
+    settled on (for the two-tower also its learning-rate schedule, prior and calibrator), so
+    that the model promotion judges is the one published. A candidate without settings (it
+    failed or stepped aside on the selection protocol) is left out of the others. A
+    candidate that does not apply steps aside with its reason; one that raises, on either
+    fold, is reported as failed with the error and the others go on (one model's trouble
+    never hides the others' results).
 
-    A candidate that asks to run ``beside_others`` (the two-tower: its training gains little
-    from a second thread) is evaluated on a thread of its own while the others take turns on
-    the calling one. Candidates are independent, so the outcome is the same in any order.
+    A candidate that asks to run ``beside_others`` (the two-tower) goes through every protocol
+    on a thread of its own while the others take turns on the calling thread, which meanwhile
+    counts as working beside it (see ``cores.py``). Candidates are independent, so the outcome
+    is the same in any order.
     """
-    shape = DataShape.of(protocol.validation.data.known, len(protocol.validation.data.catalog))
-    beside = [c for c in candidates if getattr(c, "beside_others", False)]
+    shapes = [DataShape.of(p.validation.data.known, len(p.validation.data.catalog)) for p in protocols]
+    beside = [
+        c
+        for c in candidates
+        if getattr(c, "beside_others", False) and any(c.applies_to(shape) is None for shape in shapes)
+    ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="candidate") if beside else nullcontext() as pool:
-        pending = {c.name: pool.submit(_evaluate_one, protocol, c, shape, settings) for c in beside}
-        done = {c.name: _evaluate_one(protocol, c, shape, settings) for c in candidates if c.name not in pending}
+        pending = {c.name: pool.submit(_evaluate_candidate, protocols, c, shapes) for c in beside}
+        with working_beside() if beside else nullcontext():
+            done = {c.name: _evaluate_candidate(protocols, c, shapes) for c in candidates if c.name not in pending}
         done.update({name: future.result() for name, future in pending.items()})
-    outcome = Outcome(protocol, [], {}, {})
+    outcomes = {protocol.name: Outcome(protocol, [], {}, {}) for protocol in protocols}
     for candidate in candidates:
-        result = done[candidate.name]
-        outcome.rows.append(result.row)
-        outcome.seconds.update(result.seconds)
-        # A candidate that failed on the test fold keeps its validation figures; it cannot be chosen.
-        if result.validation_run is not None:
-            outcome.validation_runs[candidate.name] = result.validation_run
-        if result.tested is not None:
-            outcome.validated[candidate.name] = result.validated
-            outcome.tested[candidate.name], outcome.test_runs[candidate.name] = result.tested
-    return outcome
+        for protocol, result in zip(protocols, done[candidate.name], strict=True):
+            outcome = outcomes[protocol.name]
+            outcome.rows.append(result.row)
+            outcome.seconds.update(result.seconds)
+            # A candidate that failed on the test fold keeps its validation figures; it cannot be chosen.
+            if result.validation_run is not None:
+                outcome.validation_runs[candidate.name] = result.validation_run
+            if result.tested is not None:
+                outcome.validated[candidate.name] = result.validated
+                outcome.tested[candidate.name], outcome.test_runs[candidate.name] = result.tested
+    return outcomes
+
+
+def _evaluate_candidate(
+    protocols: list[Protocol], candidate: Candidate, shapes: list[DataShape]
+) -> list[_CandidateResult]:
+    """One candidate on every protocol: its grid on the first, the setting it settled on there on the rest."""
+    first = _evaluate_one(protocols[0], candidate, shapes[0], candidate.grid())
+    settled = None if first.validated is None else [first.validated[1].params]
+    return [first] + [
+        _evaluate_one(protocol, candidate, shape, settled)
+        for protocol, shape in zip(protocols[1:], shapes[1:], strict=True)
+    ]
+
+
+def _row(candidate: Candidate) -> dict[str, Any]:
+    return {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
 
 
 @dataclass
@@ -256,22 +281,20 @@ class _CandidateResult:
 
 
 def _evaluate_one(
-    protocol: Protocol, candidate: Candidate, shape: DataShape, settings: dict[str, dict[str, Any]] | None
+    protocol: Protocol, candidate: Candidate, shape: DataShape, grid: list[dict[str, Any]] | None
 ) -> _CandidateResult:
-    """One candidate's part of ``evaluate``: its validation fit (grid or given settings), then its test fit."""
-    result = _CandidateResult(
-        {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
-    )
+    """One candidate on one protocol: its validation fit (the best of ``grid``), then its test fit.
+    ``grid`` None: the candidate settled on nothing on the selection protocol."""
+    result = _CandidateResult(_row(candidate))
     row = result.row
     reason = candidate.applies_to(shape)
     if reason:
         row.update(status="stepped_aside", reason=reason)
         return result
-    if settings is not None and candidate.name not in settings:
+    if grid is None:
         row.update(status="stepped_aside", reason=NOT_SELECTED_HERE)
         return result
     started = time.perf_counter()
-    grid = candidate.grid() if settings is None else [settings[candidate.name]]
     try:
         fitted, params, run, (hr, ndcg) = _fit_on_grid(candidate, grid, protocol.validation)
     except Exception as error:  # reported in the table, the report, MLflow and the metadata

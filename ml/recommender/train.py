@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
+from ml.recommender.cores import spare_threads
 from ml.recommender.evaluation import recall_at_k
 from ml.recommender.features import item_dynamic_features
 from ml.recommender.frames import isin
@@ -187,6 +188,8 @@ def fit_two_tower(
         best_state, since_best = None, 0
         learning_rate = config.learning_rate
         for epoch in range(1, (len(schedule) if schedule is not None else config.max_epochs) + 1):
+            # Two threads beside a busy core slow an epoch fivefold; see cores.py.
+            torch.set_num_threads(spare_threads(config.threads))
             if schedule is not None:
                 learning_rate = schedule[epoch - 1]
             for optimizer in optimizers:

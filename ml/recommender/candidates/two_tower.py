@@ -18,6 +18,7 @@ import pandas as pd
 
 from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
 from ml.recommender.candidates.base import DataShape, FitData, Scorer
+from ml.recommender.cores import spare_torch_threads
 from ml.recommender.evaluation import EvaluationTask, customer_figures, run_scorer
 from ml.recommender.frames import isin
 from ml.recommender.model import PopularityPrior, TwoTowerRecommender
@@ -58,8 +59,8 @@ class TwoTower:
     name = family = "two_tower"
     simplicity = 5
     retrain_for_test = False
-    # Its training gains about 17% from a second core (100K orders, 2 cores): it runs on a
-    # thread of its own while the other candidates run on the calling one, and use that core.
+    # Trained on a thread of its own while the other candidates run on the calling one, with
+    # one core while they work and every core once they are done (see ml/recommender/cores.py).
     beside_others = True
 
     def __init__(self, config) -> None:
@@ -92,9 +93,10 @@ class TwoTower:
         customers = sample_customers(data.validation, config.validation_customers, config.seed)
         held_out = data.validation.loc[isin(data.validation["customer_unique_id"], customers)]
         task = EvaluationTask.build(data.known, held_out, data.catalog_ids, 0, config.seed)
-        prior, search = choose_prior(network, task, data.recent_days, config.prior_weights)
-        network.with_prior(prior)
-        ranked = network.ranked(task.customers, top_k=config.calibration_depth)
+        with spare_torch_threads(config.threads):
+            prior, search = choose_prior(network, task, data.recent_days, config.prior_weights)
+            network.with_prior(prior)
+            ranked = network.ranked(task.customers, top_k=config.calibration_depth)
         calibrator = IsotonicCalibrator().fit(
             ranked["log_softmax"].to_numpy(), label_recommendations(ranked, data.validation)
         )

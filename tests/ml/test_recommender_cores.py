@@ -1,0 +1,64 @@
+"""Sharing cores between the two-tower's thread and the candidates working beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import torch
+from threadpoolctl import threadpool_info
+
+from ml.recommender.cores import machine_cores, spare_threads, spare_torch_threads, working_beside
+from tests.ml.test_recommender_model import CONFIG, marts  # noqa: F401  (module fixture)
+
+
+def _openmp_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"}
+
+
+def test_a_thread_working_beside_takes_one_core_and_one_openmp_thread():
+    assert spare_threads(4) == 4
+    with working_beside():
+        assert spare_threads(4) == 3
+        assert spare_threads() == max(1, machine_cores() - 1)
+        assert _openmp_threads() <= {1}
+        # Never fewer than one thread, even when every core is taken.
+        assert spare_threads(1) == 1
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(spare_threads(4)))
+        other.start()
+        other.join()
+        assert seen == [3]  # counted for every thread, not only its own
+    assert spare_threads(4) == 4
+
+
+def test_spare_torch_threads_restores_the_callers_count():
+    before = torch.get_num_threads()
+    with working_beside(), spare_torch_threads(2):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_the_network_learns_the_same_with_one_or_two_threads(marts):  # noqa: F811
+    from ml.recommender.features import check_orders, customer_states
+    from ml.recommender.frames import object_ids
+    from ml.recommender.split import split_by_time
+    from ml.recommender.train import fit_two_tower
+
+    interactions = object_ids(marts["user_item_interactions"])
+    split = split_by_time(interactions, CONFIG.test_days, CONFIG.validation_days)
+    states = customer_states(object_ids(marts["customer_rfm"]))
+    products, orders = object_ids(marts["products"]), check_orders(object_ids(marts["orders"]))
+    logs = [
+        fit_two_tower(
+            split.train,
+            split.validation_start,
+            states,
+            products,
+            orders,
+            dataclasses.replace(CONFIG, threads=threads),
+            validation=split.validation,
+        )[1]
+        for threads in (1, 2)
+    ]
+    assert logs[0].epochs == logs[1].epochs and logs[0].best_epoch == logs[1].best_epoch
