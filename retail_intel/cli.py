@@ -7,6 +7,7 @@ after it runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -20,6 +21,31 @@ from retail_intel.settings import LAYERS, TARGETS, Settings
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def warehouse_options(command):
+    """``--target`` and ``--warehouse`` for every command that reads or writes the warehouse: they
+    replace the command's settings (passed as its first argument) before it runs."""
+
+    @click.option(
+        "--target",
+        type=click.Choice(TARGETS),
+        default=None,
+        help="Warehouse: duckdb (default, one file) or postgres (PG* environment variables). Env: RETAIL_INTEL_TARGET.",
+    )
+    @click.option(
+        "--warehouse",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="DuckDB file. Default: <home>/tenants/<tenant>/warehouse.duckdb. Env: RETAIL_INTEL_WAREHOUSE.",
+    )
+    @functools.wraps(command)
+    def with_warehouse(settings: Settings, *args, target: str | None, warehouse: Path | None, **kwargs):
+        changes = {"target": target, "warehouse_override": warehouse}
+        settings = settings.with_(**{key: value for key, value in changes.items() if value})
+        return command(settings, *args, **kwargs)
+
+    return with_warehouse
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,18 +153,6 @@ def generate(
     help="Folder with the nine Olist CSV files. Default: the sample shipped with the package.",
 )
 @click.option(
-    "--target",
-    type=click.Choice(TARGETS),
-    default=None,
-    help="Warehouse: duckdb (default, one file) or postgres (PG* environment variables).",
-)
-@click.option(
-    "--warehouse",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="DuckDB file to publish to. Default: <home>/tenants/<tenant>/warehouse.duckdb.",
-)
-@click.option(
     "--as-of-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
@@ -161,15 +175,14 @@ def generate(
     help="Let recommendations include products the customer already bought (excluded by default).",
 )
 @click.pass_obj
-def run(
-    settings: Settings, raw_dir, target, warehouse, as_of_date, horizon: int, top_k: int, include_bought: bool
-) -> None:
+@warehouse_options
+def run(settings: Settings, raw_dir, as_of_date, horizon: int, top_k: int, include_bought: bool) -> None:
     """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables."""
     from orchestration.runner import run_graph
     from retail_intel.warehouse import WarehouseBusyError, summarize, tenant_lock
 
-    changes = {"raw_dir_override": raw_dir, "target": target, "warehouse_override": warehouse}
-    settings = settings.with_(**{key: value for key, value in changes.items() if value})
+    if raw_dir:
+        settings = settings.with_(raw_dir_override=raw_dir)
     if settings.uses_shipped_sample:
         click.echo("No --raw-dir given: using the sample data shipped with the package.")
     click.echo(f"Materializing every asset for tenant {settings.tenant_id!r} from {settings.raw_dir}")
@@ -222,6 +235,7 @@ def _by_layer(asset_names: list[str]) -> str:
 @click.option("--port", type=int, default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.pass_obj
+@warehouse_options
 def dev(settings: Settings, port: int, host: str) -> None:
     """Open the Dagster UI on this tenant's assets, checks, schedule and sensor."""
     from orchestration.dbt_project import prepare_manifest
@@ -236,6 +250,8 @@ def dev(settings: Settings, port: int, host: str) -> None:
     )
     if settings.raw_dir_override:
         os.environ["RETAIL_INTEL_RAW_DIR"] = str(settings.raw_dir_override)
+    if settings.warehouse_override:
+        os.environ["RETAIL_INTEL_WAREHOUSE"] = str(settings.warehouse_override)
     dagster = str(Path(sys.executable).parent / "dagster")
     click.echo(f"Dagster UI on http://{host}:{port} (instance in {settings.dagster_home})")
     os.execv(dagster, [dagster, "dev", "-m", "orchestration.definitions", "--host", host, "--port", str(port)])
@@ -311,6 +327,7 @@ _model_action("rollback", "Make the previous champion the champion again.")
     help="How often to look for a new champion or a newly published warehouse.",
 )
 @click.pass_obj
+@warehouse_options
 def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> None:
     """Serve recommendations, similar products, segments and the forecast over HTTP (/docs for the schema)."""
     import uvicorn
@@ -338,6 +355,7 @@ def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> N
     help="Campaign CSV. Default: <home>/tenants/<tenant>/campaigns/coupon_targets_<date>.csv.",
 )
 @click.pass_obj
+@warehouse_options
 def score(settings: Settings, high_visibility: float | None, coupon: float | None, out: Path | None) -> None:
     """Coupon targeting: write ml.coupon_targets and a campaign CSV, and summarise the bands."""
     import dataclasses

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
@@ -231,6 +233,23 @@ class Service:
         )
 
 
+def _finite(value):
+    """``value`` with every non-finite float written as text: JSON has no infinity."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, except that the echoed input may hold 1e309 (read as infinity), which its
+    own handler cannot serialise: it answered 500 to ``{"k": 1e309}``."""
+    return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(error.errors()))})
+
+
 def create_app(settings: Settings, refresh_seconds: float = 10.0) -> FastAPI:
     """The app for one tenant. The first snapshot loads at start-up; later ones in the background."""
     registry = ModelRegistry(settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
@@ -252,6 +271,7 @@ def create_app(settings: Settings, refresh_seconds: float = 10.0) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe, metrics=service.metrics)
 
