@@ -55,13 +55,13 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from typing import Any, ClassVar, Literal, Protocol, Self
 
 import numpy as np
 import pandas as pd
 
 from ml.forecast_baselines import LOWER_QUANTILE, SEASON_DAYS, UPPER_QUANTILE, seasonal_naive_forecast
+from retail_intel.calendar import black_friday, cyber_monday
 
 # Four weekly cycles before the first backtest origin: the least on which a weekly pattern
 # is seen more than twice and the trailing mean has its 28 days. Candidates that need more
@@ -297,17 +297,6 @@ def _residual_interval(
     return yhat + lower_error * growth, yhat + upper_error * growth
 
 
-def black_friday(year: int) -> date:
-    """The day after the fourth Thursday of November (US Thanksgiving), as Brazil keeps it.
-
-    Usually the fourth Friday of November, but the fifth when November starts on a Friday
-    (2019: the 29th, not the 22nd).
-    """
-    first = date(year, 11, 1)
-    first_thursday = first + timedelta(days=(3 - first.weekday()) % 7)
-    return first_thursday + timedelta(weeks=3, days=1)
-
-
 def shopping_events(years: Sequence[int]) -> pd.DataFrame:
     """Black Friday and the following Cyber Monday of each year, as a Prophet holidays frame.
 
@@ -317,12 +306,13 @@ def shopping_events(years: Sequence[int]) -> pd.DataFrame:
     """
     rows = []
     for year in years:
-        friday = black_friday(year)
-        rows.append({"holiday": "black_friday", "ds": pd.Timestamp(friday), "lower_window": -4, "upper_window": 2})
+        rows.append(
+            {"holiday": "black_friday", "ds": pd.Timestamp(black_friday(year)), "lower_window": -4, "upper_window": 2}
+        )
         rows.append(
             {
                 "holiday": "cyber_monday",
-                "ds": pd.Timestamp(friday + timedelta(days=3)),
+                "ds": pd.Timestamp(cyber_monday(year)),
                 "lower_window": 0,
                 "upper_window": 0,
             }

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ..calendar import black_friday
 from . import catalog as cat
 from .config import GeneratorConfig
 
@@ -181,13 +182,6 @@ def easter(year: int) -> np.datetime64:
     return np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D")
 
 
-def black_friday(year: int) -> np.datetime64:
-    nov1 = np.datetime64(f"{year:04d}-11-01", "D")
-    weekday = (nov1.astype(np.int64) + 3) % 7  # Monday = 0 (1970-01-01 was a Thursday)
-    first_friday = nov1 + int((4 - weekday) % 7)
-    return first_friday + 21
-
-
 # --------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------
@@ -224,7 +218,7 @@ def build_calendar(rng: np.random.Generator, cfg: GeneratorConfig, trend: np.nda
         marks = [(np.datetime64(f"{year:04d}-{mo:02d}-{d:02d}", "D"), f) for mo, d, f in cat.FIXED_HOLIDAYS]
         e = easter(year)
         marks += [(e + off, f) for off, f in cat.EASTER_HOLIDAYS]
-        bf = black_friday(year)
+        bf = np.datetime64(black_friday(year), "D")
         marks += [(bf + off, f) for off, f in cat.BLACK_FRIDAY_EFFECTS]
         for day, factor in marks:
             i = int((day - start).astype(np.int64))

@@ -25,7 +25,6 @@ from ml.forecast import (
     TrailingMeanCandidate,
     backtest_windows,
     bias,
-    black_friday,
     forecast_revenue,
     future_dates,
     interval_coverage,
@@ -38,6 +37,7 @@ from ml.forecast import (
     wape,
 )
 from ml.forecast_baselines import seasonal_naive_forecast
+from retail_intel.calendar import black_friday
 from retail_intel.generator import GeneratorConfig, generate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -300,7 +300,7 @@ def test_history_accepts_warehouse_types_and_sorts():
 # ----------------------------------------------------------------------------- candidates
 
 
-def test_black_friday_is_the_fourth_friday_and_cyber_monday_follows():
+def test_shopping_events_mark_black_friday_and_cyber_monday():
     assert [black_friday(year) for year in (2016, 2017, 2018, 2019)] == [
         date(2016, 11, 25),
         date(2017, 11, 24),
