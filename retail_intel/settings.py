@@ -119,6 +119,12 @@ class Settings:
         return self.warehouse_path.parent / f".{self.warehouse_path.stem}.build"
 
     @property
+    def publish_dir(self) -> Path:
+        """Where a changed copy of the published DuckDB file (new raw tables, a score table) is
+        written before it replaces the published file; beside it, like ``build_dir``."""
+        return self.warehouse_path.parent / f".{self.warehouse_path.stem}.publish"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return resource_dir("dbt_project")
 

@@ -165,13 +165,7 @@ class BuildWorkspace:
         settings = self.settings
         if settings.target == "duckdb":
             published = settings.warehouse_path
-            published_wal = published.with_name(published.name + ".wal")
-            if published_wal.exists():
-                # A WAL means a writer has the file open; replacing the file under it would
-                # lose its writes, or replay them onto the new file.
-                raise WarehouseBusyError(
-                    f"{published} is open for writing by another process ({published_wal.name} exists)"
-                )
+            _refuse_if_open_for_writing(published)
             shutil.rmtree(settings.build_dir, ignore_errors=True)
             settings.build_dir.mkdir(parents=True)
             self.duckdb_path = settings.build_dir / published.name
@@ -270,18 +264,53 @@ def publish_raw(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_file
     if settings.target == "postgres":
         copy_raw_to_postgres(settings, staging, raw_files, suffix="")
         return
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     raw_schema = _pg_ident(settings.schema("raw"))
-    staging.execute(f"ATTACH {_sql_literal(str(settings.warehouse_path))} AS published")
+    with _replacing_published_duckdb(settings) as copy:
+        staging.execute(f"ATTACH {_sql_literal(str(copy))} AS published")
+        try:
+            staging.execute("BEGIN TRANSACTION")
+            staging.execute(f"CREATE SCHEMA IF NOT EXISTS published.{raw_schema}")
+            for raw_file in raw_files:
+                table = _pg_ident(raw_file.table_name)
+                staging.execute(f"CREATE OR REPLACE TABLE published.{raw_schema}.{table} AS SELECT * FROM raw.{table}")
+            staging.execute("COMMIT")
+        finally:
+            staging.execute("DETACH published")
+
+
+def _refuse_if_open_for_writing(published: Path) -> None:
+    """A WAL beside the published file means a writer has it open; replacing the file under it
+    would lose its writes, or replay them onto the new file."""
+    wal = published.with_name(published.name + ".wal")
+    if wal.exists():
+        raise WarehouseBusyError(f"{published} is open for writing by another process ({wal.name} exists)")
+
+
+@contextmanager
+def _replacing_published_duckdb(settings: Settings) -> Iterator[Path]:
+    """A private copy of the published DuckDB file to change; it replaces the published file by
+    a rename when the block succeeds, and is removed when it fails.
+
+    Why not write the published file in place: DuckDB lets no process open a file for writing
+    while any other holds it, even read-only, so a BI tool, a notebook or the HTTP service
+    keeping a session open would stop every run. With the rename, a session opened before
+    keeps reading the version it opened and a new one sees the new version. The copy keeps
+    the published file's name (DuckDB names its catalog after the file; views refer to it).
+    """
+    published = settings.warehouse_path
+    _refuse_if_open_for_writing(published)
+    shutil.rmtree(settings.publish_dir, ignore_errors=True)
+    settings.publish_dir.mkdir(parents=True)
+    copy = settings.publish_dir / published.name
     try:
-        staging.execute("BEGIN TRANSACTION")
-        staging.execute(f"CREATE SCHEMA IF NOT EXISTS published.{raw_schema}")
-        for raw_file in raw_files:
-            table = _pg_ident(raw_file.table_name)
-            staging.execute(f"CREATE OR REPLACE TABLE published.{raw_schema}.{table} AS SELECT * FROM raw.{table}")
-        staging.execute("COMMIT")
+        if published.exists():
+            shutil.copy2(published, copy)
+        yield copy
+        with duckdb.connect(str(copy)) as con:
+            con.execute("CHECKPOINT")
+        copy.replace(published)
     finally:
-        staging.execute("DETACH published")
+        shutil.rmtree(settings.publish_dir, ignore_errors=True)
 
 
 def _sql_literal(text: str) -> str:
@@ -360,8 +389,7 @@ def write_table(settings: Settings, layer: str, table: str, frame: pd.DataFrame)
     schema = _pg_ident(settings.schema(layer))
     relation = f"{schema}.{_pg_ident(table)}"
     if settings.target == "duckdb":
-        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(settings.warehouse_path)) as con:
+        with _replacing_published_duckdb(settings) as copy, duckdb.connect(str(copy)) as con:
             con.register("incoming", frame)
             con.execute("BEGIN TRANSACTION")
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

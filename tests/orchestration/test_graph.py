@@ -3,6 +3,9 @@
 import csv
 import os
 import shutil
+import subprocess
+import sys
+from datetime import timedelta
 
 import duckdb
 import pytest
@@ -181,3 +184,49 @@ def test_whole_graph_on_postgres(postgres_graph_run):
         (serving,) = cursor.fetchone()
     assert (recommendations, max_rank) == (customers * 3, 3)
     assert serving == recommendations
+
+
+# A BI tool's session: opened before the run, read again after it, on the same connection.
+READER = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1], read_only=True)
+query = "select count(*), max(purchased_at) from marts.orders"
+print(repr(connection.execute(query).fetchone()), flush=True)
+sys.stdin.readline()
+print(repr(connection.execute(query).fetchone()), flush=True)
+print(repr(connection.execute("select count(*) from ml.customer_segments").fetchone()), flush=True)
+"""
+
+
+def test_a_read_only_session_held_through_a_run_neither_blocks_it_nor_sees_it_change(good_run, tmp_path):
+    published, _ = good_run
+    settings = make_settings(tmp_path / "home", published.raw_dir)
+    assert run_graph(settings, log=lambda _: None).success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        last_purchase = con.execute("select max(purchased_at) from marts.orders").fetchone()[0]
+        segments = con.execute("select count(*) from ml.customer_segments").fetchone()[0]
+
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen_before = reader.stdout.readline()
+        # An earlier as-of date: every mart and score table is rebuilt from fewer orders.
+        as_of = (last_purchase - timedelta(days=90)).date()
+        report = run_graph(settings, as_of_date=as_of, log=lambda _: None)
+        assert report.success, report.failures
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        seen_after, segments_seen = reader.stdout.readline(), reader.stdout.readline()
+        assert reader.wait(60) == 0
+    finally:
+        reader.kill()
+    # The open session kept the version it opened, whole: marts and score tables alike.
+    assert seen_after == seen_before and segments_seen.strip() == repr((segments,))
+    # A new session sees the new version.
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        now = con.execute("select count(*), max(purchased_at) from marts.orders").fetchone()
+    assert repr(now) != seen_before.strip() and now[1].date() <= as_of
