@@ -11,6 +11,7 @@ Environment variables (all optional):
     RETAIL_INTEL_RAW_DIR    folder with the nine Olist CSV files; default: the shipped sample
     RETAIL_INTEL_WAREHOUSE  DuckDB file; default ``<tenant dir>/warehouse.duckdb``
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE   PostgreSQL connection (libpq's own names)
+    RETAIL_INTEL_PG_LOCK_TIMEOUT  seconds a PostgreSQL publish waits for readers' locks; default 60
 """
 
 from __future__ import annotations
@@ -203,6 +204,19 @@ class Settings:
             f"postgresql://{env.get('PGUSER', 'postgres')}@{env.get('PGHOST', 'localhost')}:"
             f"{env.get('PGPORT', '5432')}/{env.get('PGDATABASE', 'retail_intel')}"
         )
+
+    @property
+    def publish_lock_timeout_seconds(self) -> float:
+        """How long a PostgreSQL publish waits for the locks that readers hold on the tables it
+        replaces before it gives up, names them and leaves the published schemas as they were."""
+        raw = (self.env or os.environ).get("RETAIL_INTEL_PG_LOCK_TIMEOUT", "60")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise ValueError(f"RETAIL_INTEL_PG_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
+        if not 0 < seconds < 86_400:
+            raise ValueError(f"RETAIL_INTEL_PG_LOCK_TIMEOUT must lie between 0 and 86400 seconds, got {raw!r}")
+        return seconds
 
     @property
     def warehouse_description(self) -> str:

@@ -225,6 +225,58 @@ def postgres_connect(settings: Settings):
     )
 
 
+@contextmanager
+def _bounded_lock_wait(connection, settings: Settings, schemas: list[str], what: str) -> Iterator[None]:
+    """Inside the connection's current transaction: wait for locks at most
+    ``settings.publish_lock_timeout_seconds``, then roll back (the published schemas stay as
+    they were) and raise WarehouseBusyError naming the sessions that hold locks there.
+
+    A BI session that read a table and stayed idle in its transaction holds a lock that the
+    swap must wait for; without a bound one left open overnight held the nightly run all night.
+    """
+    import psycopg2.errors
+
+    timeout = settings.publish_lock_timeout_seconds
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", (f"{round(timeout * 1000)}ms",))
+    try:
+        yield
+    except psycopg2.errors.LockNotAvailable:
+        connection.rollback()
+        raise WarehouseBusyError(
+            f"{what} waited {timeout:g} s for locks on {', '.join(schemas)} and gave up; nothing was published. "
+            f"Held by: {_lock_holders(connection, schemas)}. Give BI roles an idle_in_transaction_session_timeout "
+            "(see the README), or raise RETAIL_INTEL_PG_LOCK_TIMEOUT."
+        ) from None
+
+
+def _lock_holders(connection, schemas: list[str]) -> str:
+    """Other sessions holding locks on tables of ``schemas``: pid, user, application, state and since when."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT a.pid, a.usename, a.application_name, a.state,
+                   coalesce(a.state_change, a.xact_start, a.backend_start)
+            FROM pg_locks l
+            JOIN pg_class c ON c.oid = l.relation
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.granted AND a.pid <> pg_backend_pid() AND n.nspname = ANY(%s)
+            ORDER BY a.pid
+            """,
+            (list(schemas),),
+        )
+        rows = cursor.fetchall()
+    connection.rollback()
+    if not rows:
+        return "no session holds them any more"
+    return "; ".join(
+        f"pid {pid} (user {user}, application {application or '-'!r}, "
+        f"{state or 'unknown state'} since {since:%Y-%m-%d %H:%M:%S %Z})"
+        for pid, user, application, state, since in rows
+    )
+
+
 def _pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -238,7 +290,10 @@ def copy_raw_to_postgres(settings: Settings, staging: duckdb.DuckDBPyConnection,
     """
     raw_schema = settings.schema("raw") + suffix
     with closing(postgres_connect(settings)) as connection, tempfile.TemporaryDirectory() as scratch:
-        with connection.cursor() as cursor:
+        with (
+            _bounded_lock_wait(connection, settings, [raw_schema], "publishing the raw tables"),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_pg_ident(raw_schema)}")
             for raw_file in raw_files:
                 columns = ", ".join(f"{_pg_ident(name)} {POSTGRES_TYPES[kind]}" for name, kind in raw_file.columns)
@@ -319,7 +374,8 @@ def _sql_literal(text: str) -> str:
 
 def _swap_build_schemas(connection, settings: Settings, layers: tuple[str, ...]) -> None:
     """Replace each published schema by its build in one transaction: readers see either."""
-    with connection.cursor() as cursor:
+    schemas = [settings.schema(layer) for layer in layers]
+    with _bounded_lock_wait(connection, settings, schemas, "publishing the build"), connection.cursor() as cursor:
         for layer in layers:
             live, nxt, old = (settings.schema(layer) + suffix for suffix in ("", BUILD_SUFFIX, "__old"))
             cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(old)} CASCADE")
@@ -410,7 +466,11 @@ def write_table(settings: Settings, layer: str, table: str, frame: pd.DataFrame)
         csv_path = Path(scratch) / "table.csv"
         staging.execute(f"COPY typed TO {_sql_literal(str(csv_path))} (HEADER false)")
         incoming = _pg_ident(f"{table}__incoming")
-        with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+        with (
+            closing(postgres_connect(settings)) as connection,
+            _bounded_lock_wait(connection, settings, [settings.schema(layer)], f"writing {layer}.{table}"),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             cursor.execute(f"DROP TABLE IF EXISTS {schema}.{incoming}")
             cursor.execute(f"CREATE TABLE {schema}.{incoming} ({definition})")

@@ -17,7 +17,7 @@ import pytest
 from retail_intel.dbt_runner import DbtBuildError
 from retail_intel.raw.loader import RawInputError
 from retail_intel.settings import Settings
-from retail_intel.warehouse import MART_TABLES, build_and_publish, postgres_connect
+from retail_intel.warehouse import MART_TABLES, WarehouseBusyError, build_and_publish, postgres_connect, write_table
 
 pytestmark = pytest.mark.postgres
 
@@ -130,3 +130,45 @@ def test_failed_postgres_data_test_keeps_published_schemas(postgres_build, raw_c
     with pytest.raises(DbtBuildError, match="unique"):
         build_and_publish(settings.with_(raw_dir_override=raw_copy), log=lambda _: None)
     pd.testing.assert_frame_equal(normalise(postgres_mart(settings, "customer_rfm")), before)
+
+
+def test_an_idle_bi_transaction_bounds_the_publish_and_is_named(postgres_build, postgres_env):
+    """A BI session that read a mart and stayed idle in its transaction: the publish waits at
+    most RETAIL_INTEL_PG_LOCK_TIMEOUT, names the session, and leaves the published schemas as they were."""
+    import psycopg2
+
+    settings, _ = postgres_build
+    bounded = Settings.from_env({**postgres_env, "RETAIL_INTEL_PG_LOCK_TIMEOUT": "2"}).with_(
+        home=settings.home, tenant_id=settings.tenant_id, target="postgres", raw_dir_override=settings.raw_dir
+    )
+    before = normalise(postgres_mart(settings, "customer_rfm"))
+    bi = psycopg2.connect(
+        host=postgres_env["PGHOST"],
+        port=int(postgres_env["PGPORT"]),
+        user=postgres_env["PGUSER"],
+        password=postgres_env.get("PGPASSWORD", ""),
+        dbname=postgres_env["PGDATABASE"],
+        application_name="bi-dashboard",
+    )
+    try:
+        with bi.cursor() as cursor:
+            # Should the bound not hold, the server ends this session after a minute and the
+            # publish below goes through: the test then fails instead of hanging.
+            cursor.execute("set idle_in_transaction_session_timeout = '60s'")
+            cursor.execute(f"select count(*) from {settings.schema('marts')}.customer_rfm")
+            cursor.fetchone()
+        # Now idle in transaction, holding its lock on marts.customer_rfm.
+        with pytest.raises(WarehouseBusyError) as raised:
+            build_and_publish(bounded, log=lambda _: None)
+        message = str(raised.value)
+        assert "waited 2 s" in message and "nothing was published" in message
+        assert f"pid {bi.get_backend_pid()}" in message
+        assert "'bi-dashboard'" in message and "idle in transaction since" in message
+        # The score-table writer is bounded the same way.
+        with pytest.raises(WarehouseBusyError, match="bi-dashboard"):
+            write_table(bounded, "marts", "customer_rfm", before.head(3))
+    finally:
+        bi.close()
+    pd.testing.assert_frame_equal(normalise(postgres_mart(settings, "customer_rfm")), before)
+    # With the session gone the same publish goes through.
+    build_and_publish(bounded, log=lambda _: None)

@@ -267,10 +267,6 @@ def _evaluate_candidate(
     ]
 
 
-def _row(candidate: Candidate) -> dict[str, Any]:
-    return {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
-
-
 @dataclass
 class _CandidateResult:
     row: dict[str, Any]
@@ -285,7 +281,9 @@ def _evaluate_one(
 ) -> _CandidateResult:
     """One candidate on one protocol: its validation fit (the best of ``grid``), then its test fit.
     ``grid`` None: the candidate settled on nothing on the selection protocol."""
-    result = _CandidateResult(_row(candidate))
+    result = _CandidateResult(
+        {"candidate": candidate.name, "family": candidate.family, "status": "evaluated", "reason": ""}
+    )
     row = result.row
     reason = candidate.applies_to(shape)
     if reason:

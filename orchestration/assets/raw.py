@@ -11,7 +11,7 @@ from orchestration.resources import WarehouseResource
 from retail_intel import quality
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.raw.loader import RawInputError, load_raw_dir
-from retail_intel.warehouse import publish_raw, table_exists
+from retail_intel.warehouse import WarehouseBusyError, publish_raw, table_exists
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -80,7 +80,11 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         if blocking:
             yield from events
             raise dg.Failure(description=describe_blocking(blocking), metadata={"bad_input": True}, allow_retries=False)
-        publish_raw(settings, staging, [t.raw_file for t in loaded])
+        try:
+            publish_raw(settings, staging, [t.raw_file for t in loaded])
+        except WarehouseBusyError as error:
+            # It already waited as long as it may; a retry would wait as long again.
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         published_at = time.perf_counter()
 
     data_docs = {result.table: result.data_docs_path for result in suite_results if result.data_docs_path}
