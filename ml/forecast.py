@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from ml.forecast_baselines import LOWER_QUANTILE, SEASON_DAYS, UPPER_QUANTILE, seasonal_naive_forecast
-from retail_intel.calendar import black_friday, cyber_monday
+from ml.retail_calendar import black_friday, cyber_monday
 
 # Four weekly cycles before the first backtest origin: the least on which a weekly pattern
 # is seen more than twice and the trailing mean has its 28 days. Candidates that need more

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ..calendar import black_friday
+from ml.retail_calendar import black_friday
+
 from . import catalog as cat
 from .config import GeneratorConfig
 

@@ -37,7 +37,7 @@ from ml.forecast import (
     wape,
 )
 from ml.forecast_baselines import seasonal_naive_forecast
-from retail_intel.calendar import black_friday
+from ml.retail_calendar import black_friday
 from retail_intel.generator import GeneratorConfig, generate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
-"""Retail dates shared by the generator (which plants their effects) and the forecast (which
-models them), so that the two never disagree on when a shopping event falls."""
+"""Retail dates shared by the forecast (which models them) and the generator (which plants
+their effects), so that the two never disagree on when a shopping event falls. Plain
+Python in ml/, which imports nothing of the platform; the generator imports it from here."""
 
 from __future__ import annotations
 

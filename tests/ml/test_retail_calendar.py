@@ -2,7 +2,7 @@
 
 from datetime import date, timedelta
 
-from retail_intel import calendar
+from ml import retail_calendar as calendar
 
 # Black Friday as Brazil's retailers kept it (the day after US Thanksgiving).
 KNOWN = {2016: 25, 2017: 24, 2018: 23, 2019: 29, 2020: 27, 2021: 26, 2022: 25, 2023: 24, 2024: 29, 2025: 28}
