@@ -66,6 +66,8 @@ def main() -> None:
     ]
     for name, seconds in rows:
         print(f"  {name:<26} {seconds:8.1f} s")
+    ml_group = sum(seconds for name, seconds in steps.items() if name.startswith(("ml__", "customer_segments")))
+    print(f"  {'ml group (the ml assets)':<26} {ml_group:8.1f} s")
     print("  models, per step:")
     for name, seconds in sorted(steps.items()):
         if name.startswith(("ml", "customer_segments", "serving")):

@@ -21,7 +21,7 @@ def test_a_thread_working_beside_takes_one_core_and_one_openmp_thread():
     with working_beside():
         assert spare_threads(4) == 3
         assert spare_threads() == max(1, machine_cores() - 1)
-        assert _openmp_threads() <= {1}
+        assert _openmp_threads() == {1}  # torch's libgomp is loaded, so the set is not empty
         # Never fewer than one thread, even when every core is taken.
         assert spare_threads(1) == 1
         seen = []
