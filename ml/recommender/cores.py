@@ -13,8 +13,13 @@ calling thread (``selection.evaluate``). Measured at 100K orders on 2 cores, one
 
 So the calling thread keeps its OpenMP and BLAS work to one thread while it works beside the
 network (``working_beside``), and the network asks before each epoch how many cores are
-spare (``spare_threads``). The thread count does not change what the network learns: its
-losses and validation figures are the same, bit for bit, with one or two threads.
+spare (``spare_threads``).
+
+The price: the thread count now depends on when the other candidates finish, and on larger
+data the network does not learn the same, bit for bit, with one and two threads (the shape
+matrix of 2026-12-04: the two-tower's figures moved on four presets, no choice changed; on
+the small test data and the 100K Olist-like set they were the same). A rerun on the same
+data may so give slightly different two-tower figures. Open in #12's note.
 """
 
 from __future__ import annotations
