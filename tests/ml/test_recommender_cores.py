@@ -39,8 +39,8 @@ def test_spare_torch_threads_restores_the_callers_count():
     assert torch.get_num_threads() == before
 
 
-def test_on_small_data_the_network_learns_the_same_with_one_or_two_threads(marts):
-    # Not so on larger data (docs/model_selection.md): this guards the small case the other tests rely on.  # noqa: F811
+def test_on_small_data_the_network_learns_the_same_with_one_or_two_threads(marts):  # noqa: F811
+    # Not so on larger data (docs/model_selection.md): this guards the small case the other tests rely on.
     from ml.recommender.features import check_orders, customer_states
     from ml.recommender.frames import object_ids
     from ml.recommender.split import split_by_time
