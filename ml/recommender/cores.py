@@ -12,14 +12,16 @@ calling thread (``selection.evaluate``). Measured at 100K orders on 2 cores, one
   threads than there are cores and stops letting its workers spin between operations.
 
 So the calling thread keeps its OpenMP and BLAS work to one thread while it works beside the
-network (``working_beside``), and the network asks before each epoch how many cores are
-spare (``spare_threads``).
+network (``working_beside``), and the network's thread leaves that core out
+(``beside_caller``, ``training_threads``).
 
-The price: the thread count now depends on when the other candidates finish, and on larger
-data the network does not learn the same, bit for bit, with one and two threads (the shape
-matrix of 2026-12-04: the two-tower's figures moved on four presets, no choice changed; on
-the small test data and the 100K Olist-like set they were the same). A rerun on the same
-data may so give slightly different two-tower figures. Open in #12's note.
+The thread count is fixed per stage, never by when the others finish: torch splits its
+reductions (a Linear layer's bias gradient, the loss) into one part per thread, so on larger
+data the network does not learn the same, bit for bit, with one and with two threads. The
+shape matrix of 2026-12-04, when the count followed the others' progress epoch by epoch,
+moved the two-tower's figures on four presets from one run to the next. Now the selection
+protocol's fit runs beside the others on the cores they leave, the later fits wait for them
+and take every core (``selection._evaluate_candidate``), and a rerun gives the same figures.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ from contextlib import contextmanager
 import torch
 from threadpoolctl import threadpool_limits
 
-_lock = threading.Lock()
-_working_beside = 0
+_local = threading.local()
 
 
 def machine_cores() -> int:
@@ -44,32 +45,38 @@ def machine_cores() -> int:
 @contextmanager
 def working_beside() -> Iterator[None]:
     """The calling thread works on one core beside a thread that trains: its OpenMP and BLAS
-    pools are held to one thread, and ``spare_threads`` counts its core as taken."""
-    global _working_beside
+    pools are held to one thread inside the block."""
     # torch sets a thread's OpenMP thread count at its first parallel operation, which would
     # undo the limit below: let it do so now.
     torch.get_num_threads()
-    with _lock:
-        _working_beside += 1
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        with _lock:
-            _working_beside -= 1
-
-
-def spare_threads(limit: int | None = None) -> int:
-    """Threads a training may use now: ``limit`` (or every core) less the cores taken beside it."""
-    return max(1, (limit or machine_cores()) - _working_beside)
+    with threadpool_limits(limits=1):
+        yield
 
 
 @contextmanager
-def spare_torch_threads(limit: int | None = None) -> Iterator[None]:
-    """torch on ``spare_threads(limit)`` threads inside the block, the caller's count after it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(spare_threads(limit))
+def beside_caller() -> Iterator[None]:
+    """Inside the block, training on this thread leaves one core to the thread working beside it."""
+    _local.taken = getattr(_local, "taken", 0) + 1
     try:
         yield
+    finally:
+        _local.taken -= 1
+
+
+def training_threads(limit: int | None = None) -> int:
+    """Threads a training on this thread uses: ``limit`` (or every core), at most the cores
+    not taken beside it (``beside_caller``), at least one."""
+    cores = machine_cores()
+    return max(1, min(limit or cores, cores - getattr(_local, "taken", 0)))
+
+
+@contextmanager
+def torch_threads(limit: int | None = None) -> Iterator[int]:
+    """torch on ``training_threads(limit)`` threads inside the block, the caller's count after it."""
+    previous = torch.get_num_threads()
+    threads = training_threads(limit)
+    torch.set_num_threads(threads)
+    try:
+        yield threads
     finally:
         torch.set_num_threads(previous)

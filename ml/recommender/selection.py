@@ -11,6 +11,7 @@ on the other protocol it uses the setting it kept. It never knows which model it
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -21,7 +22,7 @@ import pandas as pd
 
 from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender
 from ml.recommender.candidates.base import RankCalibrator
-from ml.recommender.cores import working_beside
+from ml.recommender.cores import beside_caller, working_beside
 from ml.recommender.evaluation import (
     EvaluationTask,
     ModelRun,
@@ -226,8 +227,8 @@ def evaluate(protocols: list[Protocol], candidates: list[Candidate]) -> dict[str
 
     A candidate that asks to run ``beside_others`` (the two-tower) goes through every protocol
     on a thread of its own while the others take turns on the calling thread, which meanwhile
-    counts as working beside it (see ``cores.py``). Candidates are independent, so the outcome
-    is the same in any order.
+    keeps to one core (see ``cores.py``). Candidates are independent, and the one beside
+    follows a fixed plan of threads, so the outcome is the same in any order and at any speed.
     """
     shapes = [DataShape.of(p.validation.data.known, len(p.validation.data.catalog)) for p in protocols]
     beside = [
@@ -235,10 +236,15 @@ def evaluate(protocols: list[Protocol], candidates: list[Candidate]) -> dict[str
         for c in candidates
         if getattr(c, "beside_others", False) and any(c.applies_to(shape) is None for shape in shapes)
     ]
+    others_done = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="candidate") if beside else nullcontext() as pool:
-        pending = {c.name: pool.submit(_evaluate_candidate, protocols, c, shapes) for c in beside}
-        with working_beside() if beside else nullcontext():
-            done = {c.name: _evaluate_candidate(protocols, c, shapes) for c in candidates if c.name not in pending}
+        pending = {c.name: pool.submit(_evaluate_candidate, protocols, c, shapes, others_done) for c in beside}
+        try:
+            with working_beside() if beside else nullcontext():
+                done = {c.name: _evaluate_candidate(protocols, c, shapes) for c in candidates if c.name not in pending}
+        finally:
+            # Also when the calling thread fails: the pool waits for a thread that waits for this.
+            others_done.set()
         done.update({name: future.result() for name, future in pending.items()})
     outcomes = {protocol.name: Outcome(protocol, [], {}, {}) for protocol in protocols}
     for candidate in candidates:
@@ -256,10 +262,21 @@ def evaluate(protocols: list[Protocol], candidates: list[Candidate]) -> dict[str
 
 
 def _evaluate_candidate(
-    protocols: list[Protocol], candidate: Candidate, shapes: list[DataShape]
+    protocols: list[Protocol],
+    candidate: Candidate,
+    shapes: list[DataShape],
+    others_done: threading.Event | None = None,
 ) -> list[_CandidateResult]:
-    """One candidate on every protocol: its grid on the first, the setting it settled on there on the rest."""
-    first = _evaluate_one(protocols[0], candidate, shapes[0], candidate.grid())
+    """One candidate on every protocol: its grid on the first, the setting it settled on there on the rest.
+
+    With ``others_done`` it runs beside the other candidates: the first protocol on the cores
+    they leave, the rest on every core once they are done. The plan never follows how far the
+    others have got, so its figures do not depend on their speed (see ``cores.py``).
+    """
+    with beside_caller() if others_done else nullcontext():
+        first = _evaluate_one(protocols[0], candidate, shapes[0], candidate.grid())
+    if others_done:
+        others_done.wait()
     settled = None if first.validated is None else [first.validated[1].params]
     return [first] + [
         _evaluate_one(protocol, candidate, shape, settled)

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from ml.recommender.cores import spare_threads
+from ml.recommender.cores import training_threads
 from ml.recommender.evaluation import recall_at_k
 from ml.recommender.features import item_dynamic_features
 from ml.recommender.frames import isin
@@ -49,6 +49,7 @@ class TrainingLog:
     examples: int = 0
     windows: int = 0
     device: str = "cpu"
+    threads: int = 1
 
     def schedule(self) -> list[float]:
         """Learning rates of the epochs up to the best one: what a refit replays."""
@@ -156,9 +157,14 @@ def fit_two_tower(
     )
     data = _training_data(known, boundary, states, catalog, orders, encoder, config.window_days)
     device = choose_device(config.device)
-    log = TrainingLog(examples=len(data.example_item), windows=len(data.window_counts), device=str(device))
+    # One count for the whole fit: torch's reductions split by thread count, so a count that
+    # changed on the way would make the weights depend on timing (see cores.py).
+    threads = training_threads(config.threads)
+    log = TrainingLog(
+        examples=len(data.example_item), windows=len(data.window_counts), device=str(device), threads=threads
+    )
     rng = np.random.default_rng(config.seed)
-    with seeded_torch(config.seed, config.threads):
+    with seeded_torch(config.seed, threads):
         net = TwoTowerNet(
             states=len(encoder.states),
             categories=len(encoder.categories),
@@ -188,8 +194,6 @@ def fit_two_tower(
         best_state, since_best = None, 0
         learning_rate = config.learning_rate
         for epoch in range(1, (len(schedule) if schedule is not None else config.max_epochs) + 1):
-            # Two threads beside a busy core slow an epoch fivefold; see cores.py.
-            torch.set_num_threads(spare_threads(config.threads))
             if schedule is not None:
                 learning_rate = schedule[epoch - 1]
             for optimizer in optimizers:

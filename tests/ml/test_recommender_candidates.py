@@ -503,3 +503,56 @@ def test_a_candidate_evaluated_beside_the_others_gives_the_same_outcome():
     )
     assert list(results[0].candidates["candidate"]) == ["global_popularity", "item_knn", "beside", "broken_beside"]
     assert set(results[0].seconds) >= {"time_window.validation.beside", "time_window.test.beside"}
+
+
+def test_a_candidate_beside_the_others_trains_on_the_same_threads_however_fast_they_are():
+    # torch splits its reductions by thread count, so a plan that followed the others' progress
+    # would make the two-tower's figures depend on timing (ml/recommender/cores.py).
+    import threading
+    import time
+
+    from ml.recommender.cores import machine_cores, training_threads
+
+    class Beside(ItemKnn):
+        name = family = "beside"
+        simplicity = 5
+        beside_others = True
+
+        def __init__(self, late: bool) -> None:
+            super().__init__()
+            self.late, self.plan = late, []
+
+        def fit(self, data, params):
+            if self.late and not self.plan:
+                others_nearly_done.wait(timeout=30)
+                time.sleep(0.5)  # the others finish while this one waits
+            self.plan.append(training_threads())
+            return super().fit(data, params)
+
+    class Slow(ItemKnn):
+        name = family = "slow"
+
+        def __init__(self, pause: float) -> None:
+            super().__init__()
+            self.pause = pause
+
+        def fit(self, data, params):
+            time.sleep(self.pause)
+            others_nearly_done.set()
+            return super().fit(data, params)
+
+    shop = _small_shop(products=30)
+    config = RecommenderConfig(test_days=30, validation_days=30)
+    plans = []
+    for late, pause in ((False, 0.3), (True, 0.0)):
+        others_nearly_done = threading.Event()
+        beside = Beside(late)
+        result = train_and_evaluate(
+            shop["interactions"], shop["customers"], shop["products"], None, config, candidates=[beside, Slow(pause)]
+        )
+        assert (result.candidates["status"] != "failed").all()
+        plans.append(beside.plan)
+    cores = machine_cores()
+    first_protocol = len(ItemKnn().grid()) + 1  # the grid on validation, then the test fit
+    assert len(plans[0]) > first_protocol  # the other protocol ran too
+    assert plans[0] == plans[1] == [max(1, cores - 1)] * first_protocol + [cores] * (len(plans[0]) - first_protocol)

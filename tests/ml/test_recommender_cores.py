@@ -8,7 +8,7 @@ import threading
 import torch
 from threadpoolctl import threadpool_info
 
-from ml.recommender.cores import machine_cores, spare_threads, spare_torch_threads, working_beside
+from ml.recommender.cores import beside_caller, machine_cores, torch_threads, training_threads, working_beside
 from tests.ml.test_recommender_model import CONFIG, marts  # noqa: F401  (module fixture)
 
 
@@ -16,31 +16,36 @@ def _openmp_threads() -> set[int]:
     return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"}
 
 
-def test_a_thread_working_beside_takes_one_core_and_one_openmp_thread():
-    assert spare_threads(4) == 4
+def test_a_thread_working_beside_keeps_to_one_openmp_thread():
     with working_beside():
-        assert spare_threads(4) == 3
-        assert spare_threads() == max(1, machine_cores() - 1)
         assert _openmp_threads() == {1}  # torch's libgomp is loaded, so the set is not empty
-        # Never fewer than one thread, even when every core is taken.
-        assert spare_threads(1) == 1
+    assert _openmp_threads() != {1} or machine_cores() == 1
+
+
+def test_training_beside_the_caller_leaves_it_one_core_on_its_own_thread_only():
+    cores = machine_cores()
+    assert training_threads() == cores
+    assert training_threads(1) == 1
+    with beside_caller():
+        assert training_threads() == max(1, cores - 1)
+        assert training_threads(1) == 1  # never fewer than one, even when every core is taken
         seen = []
-        other = threading.Thread(target=lambda: seen.append(spare_threads(4)))
+        other = threading.Thread(target=lambda: seen.append(training_threads()))
         other.start()
         other.join()
-        assert seen == [3]  # counted for every thread, not only its own
-    assert spare_threads(4) == 4
+        assert seen == [cores]  # another thread's training is not beside anything
+    assert training_threads() == cores
 
 
-def test_spare_torch_threads_restores_the_callers_count():
+def test_torch_threads_restores_the_callers_count():
     before = torch.get_num_threads()
-    with working_beside(), spare_torch_threads(2):
-        assert torch.get_num_threads() == 1
+    with beside_caller(), torch_threads() as threads:
+        assert torch.get_num_threads() == threads == max(1, machine_cores() - 1)
     assert torch.get_num_threads() == before
 
 
 def test_on_small_data_the_network_learns_the_same_with_one_or_two_threads(marts):  # noqa: F811
-    # Not so on larger data (docs/model_selection.md): this guards the small case the other tests rely on.
+    # Not so on larger data (docs/model_selection.md), which is why the plan of threads is fixed per stage.
     from ml.recommender.features import check_orders, customer_states
     from ml.recommender.frames import object_ids
     from ml.recommender.split import split_by_time

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ml.recommender.calibration import IsotonicCalibrator, label_recommendations
 from ml.recommender.candidates.base import DataShape, FitData, Scorer
-from ml.recommender.cores import spare_torch_threads
+from ml.recommender.cores import torch_threads
 from ml.recommender.evaluation import EvaluationTask, customer_figures, run_scorer
 from ml.recommender.frames import isin
 from ml.recommender.model import PopularityPrior, TwoTowerRecommender
@@ -59,8 +59,8 @@ class TwoTower:
     name = family = "two_tower"
     simplicity = 5
     retrain_for_test = False
-    # Trained on a thread of its own while the other candidates run on the calling one, with
-    # one core while they work and every core once they are done (see ml/recommender/cores.py).
+    # Trained on a thread of its own while the other candidates run on the calling one: on the
+    # cores they leave for the selection protocol, on every core after (ml/recommender/cores.py).
     beside_others = True
 
     def __init__(self, config) -> None:
@@ -93,7 +93,7 @@ class TwoTower:
         customers = sample_customers(data.validation, config.validation_customers, config.seed)
         held_out = data.validation.loc[isin(data.validation["customer_unique_id"], customers)]
         task = EvaluationTask.build(data.known, held_out, data.catalog_ids, 0, config.seed)
-        with spare_torch_threads(config.threads):
+        with torch_threads(config.threads):
             prior, search = choose_prior(network, task, data.recent_days, config.prior_weights)
             network.with_prior(prior)
             ranked = network.ranked(task.customers, top_k=config.calibration_depth)
