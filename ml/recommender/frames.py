@@ -30,3 +30,15 @@ def object_ids(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None
     cast = {column: "object" for column in ID_COLUMNS if column in frame.columns and frame[column].dtype != object}
     return frame.astype(cast) if cast else frame
+
+
+def in_key_order(frame: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame | None:
+    """``frame``'s rows sorted by ``keys`` (which identify a row, or are all its columns), numbered from 0.
+
+    A warehouse gives a table's rows in no fixed order (DuckDB's parallel scans do not keep
+    one), and a model trained in batches learns from the rows in the order it meets them: the
+    same table read twice gave the two-tower different weights until its inputs were sorted.
+    """
+    if frame is None:
+        return None
+    return frame.sort_values(keys, kind="stable", ignore_index=True)

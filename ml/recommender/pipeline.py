@@ -25,7 +25,7 @@ from ml.recommender.candidates import Candidate, FitData, ItemBasedRecommender, 
 from ml.recommender.candidates.base import RankCalibrator
 from ml.recommender.evaluation import FULL, SAMPLED, run_scorer
 from ml.recommender.features import check_orders, customer_states
-from ml.recommender.frames import isin, object_ids
+from ml.recommender.frames import in_key_order, isin, object_ids
 from ml.recommender.metrics import expected_calibration_error
 from ml.recommender.next_purchase import split_next_purchase
 from ml.recommender.selection import (
@@ -269,6 +269,9 @@ def train_and_evaluate(
     catalog = _catalog(products, interactions)
     states = customer_states(customers)
     orders = None if orders is None else check_orders(orders)
+    # The same rows in whatever order the warehouse gave them give the same result (frames.py).
+    interactions = in_key_order(interactions, ["customer_unique_id", "product_id"])
+    orders = None if orders is None else in_key_order(orders, list(orders.columns))
     config = fitted_windows(interactions, config)
     try:
         split = split_by_time(interactions, config.test_days, config.validation_days)

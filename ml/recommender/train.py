@@ -28,7 +28,7 @@ from torch.nn import functional
 from ml.recommender.cores import training_threads
 from ml.recommender.evaluation import recall_at_k
 from ml.recommender.features import item_dynamic_features
-from ml.recommender.frames import isin
+from ml.recommender.frames import in_key_order, isin
 from ml.recommender.model import (
     FeatureEncoder,
     TwoTowerNet,
@@ -139,7 +139,10 @@ def fit_two_tower(
     if (validation is None) == (schedule is None):
         raise ValueError("give either validation pairs (early stopping) or a learning-rate schedule (refit)")
     started = time.perf_counter()
-    known = known_before(known, boundary)
+    # The rows in a fixed order, whatever order the warehouse gave them in (frames.py).
+    known = in_key_order(known_before(known, boundary), ["customer_unique_id", "product_id"])
+    orders = None if orders is None else in_key_order(orders, list(orders.columns))
+    validation = in_key_order(validation, ["customer_unique_id", "product_id"])
     catalog = products.sort_values("product_id", kind="stable").reset_index(drop=True)
     catalog_ids = pd.Index(catalog["product_id"])
     unknown = ~isin(known["product_id"], catalog_ids)
