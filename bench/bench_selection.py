@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 from retail_intel.generator import GeneratorConfig, generate, preset_config
 from retail_intel.settings import Settings
-from retail_intel.warehouse import build_and_publish
+from orchestration.runner import run_graph
 preset, scale, root = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
 if preset == "olist":
     config = GeneratorConfig(orders=int(20_000 * scale), seed=7)
@@ -49,7 +49,8 @@ else:
     config = preset_config(preset, orders=max(200, int(PRESETS[preset].orders * scale)), seed=7)
 generate(config, root / "raw")
 settings = Settings.from_env({}).with_(home=root / "home", raw_dir_override=root / "raw")
-build_and_publish(settings, log=lambda _: None)
+report = run_graph(settings, job_name="build_warehouse", log=lambda _: None)
+assert report.success, report.failures
 with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
     for name in ("user_item_interactions", "customer_rfm", "products", "orders", "daily_revenue"):
         connection.execute(f"select * from marts.{name}").df().to_parquet(root / f"{name}.parquet")

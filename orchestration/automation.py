@@ -10,6 +10,13 @@ from retail_intel.raw.contract import RAW_FILES
 
 everything = dg.define_asset_job("refresh_everything", selection=dg.AssetSelection.all())
 
+# Raw files through the marts, with their gates and no model: what a data engineer reruns after
+# changing a dbt model, and what the warehouse tests and the pipeline benchmark run.
+warehouse = dg.define_asset_job(
+    "build_warehouse",
+    selection=dg.AssetSelection.groups("raw").downstream() - dg.AssetSelection.groups("ml", "serving"),
+)
+
 # The platform runs overnight and sleeps during the day: the BI dashboards are read in
 # business hours against tables that do not change under them.
 nightly = dg.ScheduleDefinition(

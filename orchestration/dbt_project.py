@@ -1,5 +1,8 @@
 """The dbt project, built in one place, with its manifest prepared ahead of loading.
 
+dbt is launched one way, through dagster-dbt's ``DbtCliResource`` (``dbt_cli``), with its
+variables from ``dbt_vars`` and its environment from ``dbt_environ``.
+
 The manifest is tenant-specific (schema names carry the tenant prefix), so it lives in
 the tenant's dbt state folder. It is re-parsed only when a file of the dbt project or the
 build variables change, never on every import.
@@ -9,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
-from retail_intel.dbt_runner import dbt_command, dbt_environment
 from retail_intel.settings import Settings
 from retail_intel.warehouse import BUILD_SUFFIX
 
@@ -22,10 +27,47 @@ from retail_intel.warehouse import BUILD_SUFFIX
 MODEL_LAYERS = ("staging", "intermediate", "marts")
 
 
-def dbt_build_vars(settings: Settings) -> dict[str, object]:
-    """Variables of the Dagster-driven build: models go to the workspace, raw is read as published."""
+def dbt_vars(settings: Settings, as_of_date: str | None = None) -> dict[str, object]:
+    """The dbt variables of every dbt command: the tenant's schemas, the workspace's suffix (on
+    DuckDB the workspace is a file of its own), and the as-of day when one is asked for."""
     suffix = "" if settings.target == "duckdb" else BUILD_SUFFIX
-    return {"schema_prefix": settings.schema_prefix, "schema_suffix": suffix, "raw_schema_suffix": ""}
+    variables: dict[str, object] = {"schema_prefix": settings.schema_prefix, "schema_suffix": suffix}
+    if as_of_date:
+        variables["as_of_date"] = as_of_date
+    return variables
+
+
+def dbt_cli(settings: Settings) -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=str(settings.dbt_project_dir),
+        profiles_dir=str(settings.dbt_profiles_dir),
+        target=settings.target,  # the dbt target is named like the warehouse
+        # The dbt script of this interpreter's environment: works without an activated venv.
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )
+
+
+@contextmanager
+def dbt_environ(settings: Settings, duckdb_path: Path | None = None) -> Iterator[None]:
+    """The environment dbt needs, inside the block: dagster-dbt hands this process's environment
+    to dbt, and the DuckDB profile reads the file's path from it."""
+    values = {
+        "RETAIL_INTEL_DUCKDB_PATH": str(duckdb_path or settings.warehouse_path),
+        "DBT_LOG_PATH": str(settings.dbt_state_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_USE_COLORS": "false",
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def manifest_dir(settings: Settings) -> Path:
@@ -33,7 +75,7 @@ def manifest_dir(settings: Settings) -> Path:
 
 
 def _fingerprint(settings: Settings) -> str:
-    digest = hashlib.sha256(json.dumps(dbt_build_vars(settings), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(dbt_vars(settings), sort_keys=True).encode())
     project_dir = settings.dbt_project_dir
     for path in sorted(project_dir.rglob("*")):
         if path.is_file() and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in path.parts:
@@ -51,12 +93,13 @@ def prepare_manifest(settings: Settings) -> Path:
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     target_dir.mkdir(parents=True, exist_ok=True)
-    env = dbt_environment(settings) | {"DBT_TARGET_PATH": str(target_dir)}
-    completed = subprocess.run(
-        dbt_command(settings, "parse", dbt_build_vars(settings)), env=env, capture_output=True, text=True
-    )
-    if completed.returncode != 0 or not manifest.exists():
-        raise RuntimeError(f"dbt parse failed for {settings.dbt_project_dir}:\n{completed.stdout[-3000:]}")
+    with dbt_environ(settings):
+        invocation = dbt_cli(settings).cli(
+            ["parse", "--vars", json.dumps(dbt_vars(settings))], target_path=target_dir, raise_on_error=False
+        )
+        succeeded = invocation.is_successful()  # reads dbt's output without echoing it
+    if not succeeded or not manifest.exists():
+        raise RuntimeError(f"dbt parse failed for {settings.dbt_project_dir}: {invocation.get_error()}")
     stamp.write_text(fingerprint)
     return manifest
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_dbt import DbtCliResource
 
+from orchestration.dbt_project import dbt_cli
 from retail_intel.settings import Settings
 from retail_intel.warehouse import read_table, write_table
 
@@ -56,11 +55,5 @@ def environment() -> Settings:
 def resources_for(settings: Settings) -> dict[str, object]:
     return {
         "warehouse": WarehouseResource.from_settings(settings),
-        "dbt": DbtCliResource(
-            project_dir=str(settings.dbt_project_dir),
-            profiles_dir=str(settings.dbt_profiles_dir),
-            target=settings.target,  # the dbt target is named like the warehouse
-            # The dbt script of this interpreter's environment: works without an activated venv.
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
-        ),
+        "dbt": dbt_cli(settings),
     }

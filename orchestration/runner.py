@@ -12,6 +12,7 @@ from datetime import date
 import dagster as dg
 
 from retail_intel.settings import Settings
+from retail_intel.warehouse import tenant_lock
 
 Log = Callable[[str], None]
 
@@ -47,23 +48,29 @@ def prepare_dagster_home(settings: Settings) -> None:
 def run_graph(
     settings: Settings,
     *,
+    job_name: str = "refresh_everything",
     as_of_date: date | None = None,
     horizon: int = 30,
     top_k: int = 10,
     exclude_bought: bool = True,
+    run_id: str | None = None,
     log: Log = print,
 ) -> GraphRunReport:
+    """One job of the graph (every asset, or ``build_warehouse``: raw through the marts) in this
+    process, holding the tenant's run lock (WarehouseBusyError while another run holds it)."""
     from orchestration.definitions_builder import build_definitions
 
     prepare_dagster_home(settings)
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def("refresh_everything")
+    job = definitions.resolve_job_def(job_name)
+    op_config = {
+        "dbt_models": {"as_of_date": as_of_date.isoformat() if as_of_date else None},
+        "ml__revenue_forecast": {"horizon": horizon},
+        "ml__recommendations": {"top_k": top_k, "exclude_bought": exclude_bought},
+    }
     run_config = {
-        "ops": {
-            "dbt_models": {"config": {"as_of_date": as_of_date.isoformat() if as_of_date else None}},
-            "ml__revenue_forecast": {"config": {"horizon": horizon}},
-            "ml__recommendations": {"config": {"top_k": top_k, "exclude_bought": exclude_bought}},
-        },
+        # Dagster refuses config for an op that is not in the job.
+        "ops": {op: {"config": config} for op, config in op_config.items() if job.graph.has_node_named(op)},
         # Dagster's own log lines go to its event log (and the UI); the terminal gets the report.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
@@ -71,15 +78,31 @@ def run_graph(
     # log); in the terminal it would bury the report, so it goes to a file named at the end.
     run_log = settings.tenant_dir / "logs" / "last_run.log"
     run_log.parent.mkdir(parents=True, exist_ok=True)
-    with dg.DagsterInstance.get() as instance:
+    with tenant_lock(settings), dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
         with run_log.open("w") as captured, contextlib.redirect_stdout(captured):
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, raise_on_error=False, run_id=run_id
+            )
         report = _report(result, job, log)
         log(f"Full log of the run (dbt output included): {run_log}")
         report.run_seconds = time.perf_counter() - started
         report.step_seconds = _step_seconds(instance, result.run_id)
     return report
+
+
+def cancel_run(settings: Settings, run_id: str, message: str) -> list[str]:
+    """Mark a run whose process was killed as canceled (unless it had finished); the assets it
+    materialized before, as ``layer/table``."""
+    prepare_dagster_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            return []
+        if not run.is_finished:
+            instance.report_run_canceled(run, message)
+        records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        return ["/".join(record.event_log_entry.dagster_event.asset_key.path) for record in records]
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:

@@ -174,29 +174,37 @@ def generate(
     default=False,
     help="Let recommendations include products the customer already bought (excluded by default).",
 )
+# Set by the supervising command on the process that does the work (see supervisor.py).
+@click.option("--run-id", default=None, hidden=True)
 @click.pass_obj
 @warehouse_options
-def run(settings: Settings, raw_dir, as_of_date, horizon: int, top_k: int, include_bought: bool) -> None:
-    """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables."""
-    from orchestration.runner import run_graph
-    from retail_intel.warehouse import WarehouseBusyError, summarize, tenant_lock
+def run(
+    settings: Settings, raw_dir, as_of_date, horizon: int, top_k: int, include_bought: bool, run_id: str | None
+) -> None:
+    """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables.
 
+    SIGTERM or SIGINT stops it within seconds: each table is then as before or wholly new."""
     if raw_dir:
         settings = settings.with_(raw_dir_override=raw_dir)
+    if run_id is None:
+        _supervise_run(settings, as_of_date, horizon, top_k, include_bought)
+    from orchestration.runner import run_graph
+    from retail_intel.warehouse import WarehouseBusyError, summarize
+
     if settings.uses_shipped_sample:
         click.echo("No --raw-dir given: using the sample data shipped with the package.")
     click.echo(f"Materializing every asset for tenant {settings.tenant_id!r} from {settings.raw_dir}")
     started = time.perf_counter()
     try:
-        with tenant_lock(settings):
-            report = run_graph(
-                settings,
-                as_of_date=as_of_date.date() if as_of_date else None,
-                horizon=horizon,
-                top_k=top_k,
-                exclude_bought=not include_bought,
-                log=click.echo,
-            )
+        report = run_graph(
+            settings,
+            as_of_date=as_of_date.date() if as_of_date else None,
+            horizon=horizon,
+            top_k=top_k,
+            exclude_bought=not include_bought,
+            run_id=run_id,
+            log=click.echo,
+        )
     except WarehouseBusyError as error:
         _fail(str(error), 2)
     checks = f"{report.passed_checks} checks passed"
@@ -218,6 +226,44 @@ def run(settings: Settings, raw_dir, as_of_date, horizon: int, top_k: int, inclu
         click.echo(report.read_text())
         click.echo(f"(report: {report}; table: {settings.schema('ml')}.model_metrics)")
     click.echo(f"Done in {time.perf_counter() - started:.1f}s")
+
+
+def _supervise_run(settings: Settings, as_of_date, horizon: int, top_k: int, include_bought: bool) -> None:
+    """This command again, in a child process that a stop signal kills (see supervisor.py); exits with its code."""
+    import uuid
+
+    from retail_intel.supervisor import supervise
+
+    run_id = str(uuid.uuid4())
+    command = [sys.executable, "-m", "retail_intel.cli", "--home", str(settings.home), "--tenant", settings.tenant_id]
+    command += ["run", "--run-id", run_id, "--target", settings.target]
+    command += ["--horizon", str(horizon), "--top-k", str(top_k)]
+    if settings.raw_dir_override:
+        command += ["--raw-dir", str(settings.raw_dir_override)]
+    if settings.warehouse_override:
+        command += ["--warehouse", str(settings.warehouse_override)]
+    if as_of_date:
+        command += ["--as-of-date", f"{as_of_date:%Y-%m-%d}"]
+    if include_bought:
+        command.append("--include-bought")
+
+    def stopped(signum: int) -> None:
+        import signal
+
+        from orchestration.runner import cancel_run
+        from retail_intel.warehouse import discard_unpublished
+
+        name = signal.Signals(signum).name
+        discard_unpublished(settings)
+        published = cancel_run(settings, run_id, f"stopped by {name}")
+        click.echo(
+            f"error: stopped by {name}; Dagster run {run_id} canceled. Each table is as it was or wholly new: "
+            f"published before the stop: {_by_layer(published)}. The build copies were removed; "
+            "the next run needs no clean-up.",
+            err=True,
+        )
+
+    sys.exit(supervise(command, stopped))
 
 
 def _by_layer(asset_names: list[str]) -> str:

@@ -1,10 +1,17 @@
-"""Load, build, test, then publish: readers see the previous tables or the new ones, never a mix.
+"""Build, then publish: readers see the previous tables or the new ones, never a mix.
 
-DuckDB: the build happens in a copy of the published file, which replaces the published
-file by an atomic rename once every dbt test passed. PostgreSQL: the build happens in
-``<layer>__next`` schemas, swapped with the published schemas in one transaction
-(PostgreSQL views bind to tables, not names, so the staging views follow the rename).
-A failure at any step leaves the published warehouse exactly as it was.
+What is published together: the raw tables on their own, once their quality gate passed
+(the graph's raw asset, ``publish_raw``); then staging, intermediate and marts together,
+once every dbt test passed (the dbt asset, ``BuildWorkspace``); then each score table
+(``write_table``). A failure at any step leaves what that step would have published exactly
+as it was; earlier steps stay published (raw files that pass their gate but fail a dbt test
+are published raw tables under the previous marts until the next good run).
+
+DuckDB: each step changes a private copy of the published file, which replaces it by an
+atomic rename. PostgreSQL: the dbt layers are built in ``<layer>__next`` schemas, swapped
+with the published schemas in one transaction (PostgreSQL views bind to tables, not names,
+so the staging views follow the rename); raw and score tables are replaced in one
+transaction each.
 """
 
 from __future__ import annotations
@@ -12,8 +19,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,27 +29,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from retail_intel.dbt_runner import DbtResult, dbt_build
 from retail_intel.raw.contract import RAW_FILES
-from retail_intel.raw.loader import POSTGRES_TYPES, LoadedTable, load_raw_dir
+from retail_intel.raw.loader import POSTGRES_TYPES
 from retail_intel.settings import LAYERS, Settings
 
 BUILD_SUFFIX = "__next"
 MART_TABLES = ("orders", "customers", "products", "daily_revenue", "customer_rfm", "user_item_interactions")
 
-Log = Callable[[str], None]
-
 
 class WarehouseBusyError(Exception):
     """Another run holds this tenant's warehouse."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    loaded: list[LoadedTable]
-    dbt: DbtResult
-    summary: WarehouseSummary
-    seconds: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -77,56 +72,6 @@ def tenant_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def dbt_vars_for(settings: Settings, as_of_date: date | None = None) -> dict[str, object]:
-    dbt_vars: dict[str, object] = {"schema_prefix": settings.schema_prefix}
-    if as_of_date is not None:
-        dbt_vars["as_of_date"] = as_of_date.isoformat()
-    return dbt_vars
-
-
-def build_and_publish(settings: Settings, *, as_of_date: date | None = None, log: Log = print) -> RunResult:
-    """Load the raw folder and build every layer in a workspace; publish all of it or nothing.
-
-    Raw tables are part of the build here, so even a raw folder that parses but fails a
-    dbt test (a duplicated order id) leaves the published raw tables untouched too.
-    """
-    seconds: dict[str, float] = {}
-    clock = _Stopwatch(seconds)
-    with tenant_lock(settings), BuildWorkspace(settings, layers=LAYERS) as workspace:
-        log(f"Loading raw files from {settings.raw_dir}")
-        with clock.phase("load"):
-            loaded = workspace.load_raw(settings.raw_dir)
-        for table in loaded:
-            log(f"  loaded {table.raw_file.file_name}: {table.rows:,} rows")
-        log("Building and testing the dbt models")
-        with clock.phase("dbt"):
-            result = dbt_build(
-                settings,
-                {**dbt_vars_for(settings, as_of_date), **workspace.dbt_vars},
-                duckdb_path=workspace.duckdb_path,
-                log=log,
-            )
-        with clock.phase("publish"):
-            workspace.publish()
-        log(f"Published {workspace.published_description}")
-    return RunResult(loaded, result, summarize(settings), seconds)
-
-
-class _Stopwatch:
-    """Records how long each phase took, for the run's summary and the benchmark."""
-
-    def __init__(self, seconds: dict[str, float]) -> None:
-        self.seconds = seconds
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-
-
 # ---- build workspaces ----------------------------------------------------------------------
 class BuildWorkspace:
     """Where a build happens before readers may see it; ``publish()`` swaps it in atomically.
@@ -137,8 +82,8 @@ class BuildWorkspace:
     with the published schemas in one transaction. Leaving the ``with`` block without
     ``publish()`` publishes nothing; the workspace is kept for inspection until the next run.
 
-    ``layers`` are the layers built here; the others are read from the published warehouse
-    (the Dagster graph publishes raw tables itself, after their quality gate).
+    ``layers`` are the layers built here; raw is read from the published warehouse (the raw
+    asset publishes it after its quality gate).
     """
 
     def __init__(self, settings: Settings, layers: tuple[str, ...]) -> None:
@@ -146,20 +91,6 @@ class BuildWorkspace:
         self.layers = layers
         self.duckdb_path: Path | None = None
         self.published = False
-
-    @property
-    def dbt_vars(self) -> dict[str, object]:
-        if self.settings.target == "duckdb":
-            return {"schema_suffix": "", "raw_schema_suffix": ""}
-        raw_suffix = BUILD_SUFFIX if "raw" in self.layers else ""
-        return {"schema_suffix": BUILD_SUFFIX, "raw_schema_suffix": raw_suffix}
-
-    @property
-    def published_description(self) -> str:
-        if self.settings.target == "duckdb":
-            return str(self.settings.warehouse_path)
-        schemas = ", ".join(self.settings.schema(layer) for layer in self.layers)
-        return f"schemas {schemas} on {self.settings.postgres_dsn_description}"
 
     def __enter__(self) -> BuildWorkspace:
         settings = self.settings
@@ -186,17 +117,6 @@ class BuildWorkspace:
         if self.published and self.settings.target == "duckdb":
             shutil.rmtree(self.settings.build_dir, ignore_errors=True)
 
-    def load_raw(self, raw_dir: Path) -> list[LoadedTable]:
-        """Validate and load the raw folder into this workspace's raw schema."""
-        assert "raw" in self.layers, "this workspace reads raw tables from the published warehouse"
-        if self.settings.target == "duckdb":
-            with duckdb.connect(str(self.duckdb_path)) as con:
-                return load_raw_dir(con, raw_dir, schema=self.settings.schema("raw"))
-        with duckdb.connect() as staging:
-            loaded = load_raw_dir(staging, raw_dir, schema="raw")
-            copy_raw_to_postgres(self.settings, staging, [t.raw_file for t in loaded], suffix=BUILD_SUFFIX)
-        return loaded
-
     def publish(self) -> None:
         settings = self.settings
         if settings.target == "duckdb":
@@ -208,6 +128,19 @@ class BuildWorkspace:
             with closing(postgres_connect(settings)) as connection:
                 _swap_build_schemas(connection, settings, self.layers)
         self.published = True
+
+
+def discard_unpublished(settings: Settings) -> None:
+    """Remove what a killed run was building and had not published: the DuckDB build and
+    publish copies, the PostgreSQL ``__next`` schemas. Published tables are not touched."""
+    if settings.target == "duckdb":
+        shutil.rmtree(settings.build_dir, ignore_errors=True)
+        shutil.rmtree(settings.publish_dir, ignore_errors=True)
+        return
+    with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
+        for layer in LAYERS:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {_pg_ident(settings.schema(layer) + BUILD_SUFFIX)} CASCADE")
+        connection.commit()
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------
@@ -281,14 +214,13 @@ def _pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def copy_raw_to_postgres(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_files, *, suffix: str) -> None:
-    """Copy validated tables from a DuckDB ``raw`` schema into PostgreSQL's ``raw<suffix>``.
+def _copy_raw_to_postgres(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_files) -> None:
+    """Copy validated tables from a DuckDB ``raw`` schema into PostgreSQL's published raw schema.
 
-    All tables are replaced in one transaction. Into the published schema (no suffix) the
-    rows are replaced in place, so the staging views that PostgreSQL binds to these tables
-    stay valid.
+    All tables are replaced in one transaction, their rows in place, so the staging views
+    that PostgreSQL binds to these tables stay valid.
     """
-    raw_schema = settings.schema("raw") + suffix
+    raw_schema = settings.schema("raw")
     with closing(postgres_connect(settings)) as connection, tempfile.TemporaryDirectory() as scratch:
         with (
             _bounded_lock_wait(connection, settings, [raw_schema], "publishing the raw tables"),
@@ -317,7 +249,7 @@ def copy_raw_to_postgres(settings: Settings, staging: duckdb.DuckDBPyConnection,
 def publish_raw(settings: Settings, staging: duckdb.DuckDBPyConnection, raw_files) -> None:
     """Replace the published raw tables by validated ones from ``staging``'s ``raw`` schema, atomically."""
     if settings.target == "postgres":
-        copy_raw_to_postgres(settings, staging, raw_files, suffix="")
+        _copy_raw_to_postgres(settings, staging, raw_files)
         return
     raw_schema = _pg_ident(settings.schema("raw"))
     with _replacing_published_duckdb(settings) as copy:

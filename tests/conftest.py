@@ -14,14 +14,9 @@ import pytest
 
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.settings import Settings
-from retail_intel.warehouse import RunResult, build_and_publish
+from tests.support import GraphRunReport, built_warehouse, clean_env, make_settings
 
 SMALL_ORDERS = 3_000
-
-
-def _clean_env() -> dict[str, str]:
-    """The process environment without any retail-intel variables a developer may have set."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("RETAIL_INTEL_")}
 
 
 @pytest.fixture(scope="session")
@@ -40,20 +35,16 @@ def raw_copy(generated_raw_dir, tmp_path) -> Path:
     return target
 
 
-def make_settings(home: Path, **changes) -> Settings:
-    return Settings.from_env(_clean_env()).with_(home=home, **changes)
-
-
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "home")
 
 
 @pytest.fixture(scope="session")
-def built_duckdb(tmp_path_factory, generated_raw_dir) -> tuple[Settings, RunResult]:
+def built_duckdb(tmp_path_factory, generated_raw_dir) -> tuple[Settings, GraphRunReport]:
     """One DuckDB build of the generated folder, shared by the read-only tests."""
     settings = make_settings(tmp_path_factory.mktemp("home"), raw_dir_override=generated_raw_dir)
-    return settings, build_and_publish(settings, log=lambda _: None)
+    return settings, built_warehouse(settings)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +77,7 @@ def postgres_env() -> dict[str, str]:
         if os.environ.get("CI"):
             pytest.fail(f"CI must test PostgreSQL for real: {reason}")
         pytest.skip(reason)
-    return _clean_env()
+    return clean_env()
 
 
 @pytest.fixture(scope="session")

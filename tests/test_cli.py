@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -74,3 +76,65 @@ def test_invalid_tenant_is_a_usage_error(tmp_path):
     result = run_cli("--tenant", "Robert'); drop table", "run", cwd=tmp_path)
     assert result.returncode == 2
     assert "tenant id" in result.stderr and "is invalid" in result.stderr
+
+
+def _start_cli(*args: str, cwd: Path) -> subprocess.Popen:
+    """Like run_cli, without waiting."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_INTEL_") and k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    return subprocess.Popen(
+        [RETAIL_INTEL, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _when_step_runs(dagster_home: Path, step: str, process: subprocess.Popen, timeout: float = 300) -> str:
+    """The id of the run once its ``step`` has started (read from the run's event log)."""
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if (dagster_home / "dagster.yaml").exists():
+            with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+                for run in instance.get_runs(limit=1):
+                    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+                    if any(record.event_log_entry.step_key == step for record in records):
+                        return run.run_id
+        time.sleep(0.5)
+    raise AssertionError(f"step {step} did not start: {process.poll()=}")
+
+
+def test_a_stop_signal_during_dbt_or_training_stops_the_run_and_the_next_run_succeeds(tmp_path):
+    import dagster as dg
+
+    raw, home = tmp_path / "raw", tmp_path / "home"
+    assert run_cli("generate", "--orders", "1500", "--seed", "5", "--out", str(raw), cwd=tmp_path).returncode == 0
+    tenant = home / "tenants" / "default"
+    warehouse = tenant / "warehouse.duckdb"
+    for step, stop in (("dbt_models", signal.SIGTERM), ("ml__recommendations", signal.SIGINT)):
+        process = _start_cli("--home", str(home), "run", "--raw-dir", str(raw), cwd=tmp_path)
+        run_id = _when_step_runs(tenant / "dagster", step, process)
+        time.sleep(1)  # into the step's work
+        process.send_signal(stop)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=120)
+        stopped_after = time.monotonic() - sent
+        assert process.returncode == 128 + stop, out + err
+        # Before the change a SIGTERM could be lost and the run went on for a minute and more.
+        assert stopped_after < 20, f"stopped {stopped_after:.1f} s after {stop.name}"
+        assert f"stopped by {stop.name}" in err and run_id in err
+        with dg.DagsterInstance.from_config(str(tenant / "dagster")) as instance:
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.CANCELED
+        # Nothing half-published, no workspace left behind.
+        assert not list(tenant.glob(".warehouse.*")), list(tenant.iterdir())
+        if step == "dbt_models":
+            assert "published before the stop: raw: " in err and "marts" not in err.split("published before")[1]
+        else:
+            assert "marts: " in err and "ml: recommendations" not in err
+            # The marts published before the stop are whole.
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                assert con.execute("select count(*) from marts.customer_rfm").fetchone()[0] > 0
+
+    after = run_cli("--home", str(home), "run", "--raw-dir", str(raw), cwd=tmp_path)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "ml/recommendations" in after.stdout

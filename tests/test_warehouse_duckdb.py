@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from retail_intel.raw.contract import NON_REVENUE_STATUSES
-from retail_intel.warehouse import MART_TABLES, build_and_publish
+from retail_intel.warehouse import MART_TABLES, summarize
+from tests.support import built_warehouse
 
 
 def read_raw(raw_dir: Path, stem: str) -> pd.DataFrame:
@@ -113,17 +114,17 @@ def test_run_is_repeatable(settings, generated_raw_dir):
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
             return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in MART_TABLES}
 
-    first = build_and_publish(settings, log=lambda _: None)
-    tables_after_first = snapshot()
-    second = build_and_publish(settings, log=lambda _: None)
-    assert first.summary.table_rows == second.summary.table_rows
+    built_warehouse(settings)
+    first, tables_after_first = summarize(settings), snapshot()
+    built_warehouse(settings)
+    assert first.table_rows == summarize(settings).table_rows
     assert snapshot() == tables_after_first
 
 
 def test_as_of_date_rebuilds_the_past(settings, generated_raw_dir, raw):
     as_of = date(2018, 3, 31)
     settings = settings.with_(raw_dir_override=generated_raw_dir)
-    build_and_publish(settings, as_of_date=as_of, log=lambda _: None)
+    built_warehouse(settings, as_of_date=as_of)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         last_day = con.execute("select max(date) from marts.daily_revenue").fetchone()[0]
         rfm_as_of = con.execute("select distinct as_of_date from marts.customer_rfm").fetchall()

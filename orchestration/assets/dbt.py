@@ -1,34 +1,15 @@
 """The dbt project as assets: staging, intermediate and marts, with dbt tests as asset checks."""
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.dbt_project import MODEL_LAYERS, dbt_build_vars
+from orchestration.dbt_project import MODEL_LAYERS, dbt_environ, dbt_vars
 from orchestration.metadata import table_metadata
 from orchestration.resources import WarehouseResource
 from orchestration.translator import LayeredDbtTranslator
-from retail_intel.dbt_runner import failures_from_run_results
 from retail_intel.warehouse import BuildWorkspace
-
-
-@contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    """dagster-dbt hands its own environment to dbt; the DuckDB profile reads its path from it."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class DbtBuildConfig(dg.Config):
@@ -54,15 +35,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         """
         settings = warehouse.settings()
         with BuildWorkspace(settings, layers=MODEL_LAYERS) as workspace:
-            duckdb_path = {"RETAIL_INTEL_DUCKDB_PATH": str(workspace.duckdb_path)} if workspace.duckdb_path else {}
-            with _environ(**duckdb_path, DBT_USE_COLORS="false", DO_NOT_TRACK="1"):
-                dbt_vars = dbt_build_vars(settings)
-                if config.as_of_date:
-                    dbt_vars["as_of_date"] = config.as_of_date
-                invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False)
+            with dbt_environ(settings, workspace.duckdb_path):
+                variables = json.dumps(dbt_vars(settings, config.as_of_date))
+                invocation = dbt.cli(["build", "--vars", variables], context=context, raise_on_error=False)
                 events = list(invocation.stream())
             if not invocation.is_successful():
-                failures = failures_from_run_results(invocation.get_artifact("run_results.json"))[0]
+                failures = _failures(invocation.get_artifact("run_results.json"))
                 yield from (event for event in events if isinstance(event, dg.AssetCheckResult))
                 raise dg.Failure(
                     description="dbt build failed; nothing was published:\n" + "\n".join(f"- {f}" for f in failures),
@@ -82,3 +60,15 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 yield event
 
     return dbt_models
+
+
+def _failures(run_results: dict) -> list[str]:
+    """One line per model that did not build or test that did not pass, with its failing rows."""
+    failures = []
+    for result in run_results.get("results", []):
+        if result.get("status") in ("error", "fail", "runtime error"):
+            name = result.get("unique_id", "?").split(".", 2)[-1]
+            message = (result.get("message") or "").strip() or result.get("status")
+            rows = result.get("failures")
+            failures.append(f"{name}: {message}" + (f" ({rows} failing rows)" if rows else ""))
+    return failures

@@ -31,7 +31,7 @@ from ml.recommender.train import fit_two_tower
 from ml.registry import NotComparable
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.settings import Settings
-from retail_intel.warehouse import build_and_publish
+from tests.support import built_warehouse
 
 # Small and quick: two epochs at most, narrow towers, 60-day windows so that a 4K-order
 # set still has a few hundred test customers.
@@ -59,7 +59,7 @@ def marts(tmp_path_factory) -> dict[str, pd.DataFrame]:
     generate(GeneratorConfig(orders=4_000, seed=11, repeat_rate=0.2), root / "raw")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("RETAIL_INTEL_")}
     settings = Settings.from_env(environ).with_(home=root / "home", raw_dir_override=root / "raw")
-    build_and_publish(settings, log=lambda _: None)
+    built_warehouse(settings)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         return {
             name: connection.execute(f"select * from marts.{name}").df()

@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from retail_intel.dbt_runner import DbtBuildError
 from retail_intel.raw.contract import RAW_FILES, RAW_FILES_BY_NAME
 from retail_intel.raw.loader import RawInputError, load_raw_dir
-from retail_intel.warehouse import build_and_publish
+from tests.support import build_warehouse, built_warehouse, make_settings
 
 ORDERS = "olist_orders_dataset.csv"
 ITEMS = "olist_order_items_dataset.csv"
@@ -141,41 +140,48 @@ def mart_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
         }
 
 
-@pytest.fixture
-def published(settings, generated_raw_dir):
-    """A tenant whose warehouse was built once from the good folder."""
-    settings = settings.with_(raw_dir_override=generated_raw_dir)
-    build_and_publish(settings, log=lambda _: None)
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, generated_raw_dir):
+    """A tenant whose warehouse was built once from the good folder; shared, since every test
+    here asserts that its failed run left it exactly as it was."""
+    settings = make_settings(tmp_path_factory.mktemp("published"), raw_dir_override=generated_raw_dir)
+    built_warehouse(settings)
     return settings
 
 
 @pytest.mark.parametrize(
-    "corrupt",
+    ("corrupt", "named"),
     [
-        lambda raw: (raw / ITEMS).unlink(),
-        lambda raw: rewrite_csv(raw / ITEMS, lambda h, r: ([("prices" if c == "price" else c) for c in h], r)),
-        lambda raw: rewrite_csv(raw / ORDERS, set_value(ORDERS, "order_approved_at", 3, "yesterday")),
+        (lambda raw: (raw / ITEMS).unlink(), f"{ITEMS}: file not found"),
+        (
+            lambda raw: rewrite_csv(raw / ITEMS, lambda h, r: ([("prices" if c == "price" else c) for c in h], r)),
+            "price",
+        ),
+        (lambda raw: rewrite_csv(raw / ORDERS, set_value(ORDERS, "order_approved_at", 3, "yesterday")), "row"),
     ],
     ids=["missing-file", "renamed-column", "bad-timestamp"],
 )
-def test_bad_input_leaves_published_marts_intact(published, raw_copy, corrupt):
+def test_bad_input_leaves_published_marts_intact(published, raw_copy, corrupt, named):
     before_digest = file_digest(published.warehouse_path)
     before = mart_snapshot(published.warehouse_path)
     corrupt(raw_copy)
-    with pytest.raises(RawInputError):
-        build_and_publish(published.with_(raw_dir_override=raw_copy), log=lambda _: None)
+    report = build_warehouse(published.with_(raw_dir_override=raw_copy))
+    assert not report.success and report.bad_input
+    assert any(failure.startswith("raw_olist_files") and named in failure for failure in report.failures)
     assert file_digest(published.warehouse_path) == before_digest
     assert mart_snapshot(published.warehouse_path) == before
 
 
 def test_failed_data_test_leaves_published_marts_intact(published, raw_copy):
-    """Parses fine but breaks a key: dbt's unique test fails, and nothing is published."""
+    """Parses fine but breaks a key: a uniqueness check fails, and no mart is published."""
 
     def duplicate_first_order(header, rows):
         return header, rows + [rows[0]]
 
     rewrite_csv(raw_copy / ORDERS, duplicate_first_order)
     before = mart_snapshot(published.warehouse_path)
-    with pytest.raises(DbtBuildError, match="unique"):
-        build_and_publish(published.with_(raw_dir_override=raw_copy), log=lambda _: None)
+    report = build_warehouse(published.with_(raw_dir_override=raw_copy))
+    assert not report.success
+    assert "unique" in "\n".join(report.failures + report.failed_checks)
+    assert not any(name.startswith("marts/") for name in report.materialized)
     assert mart_snapshot(published.warehouse_path) == before
