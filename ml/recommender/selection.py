@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ml.recommender.candidates import Candidate, DataShape, FitData, ItemBasedRecommender
@@ -339,13 +340,25 @@ def _evaluate_one(
     return result
 
 
-def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "validation_hr_at_10") -> tuple[str, str]:
+def choose(
+    table: pd.DataFrame,
+    simplicity: dict[str, int],
+    metric: str = "validation_hr_at_10",
+    figures: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[str, str]:
     """The candidate with the best ``metric``; equal ones (to 1e-12) are told apart by the same
     fold's NDCG@10, and a tie on both goes to the simpler one.
 
     NDCG@10 breaks the tie because HR@10 ties often and says nothing on small catalogues: with
     10 products every list holds everything not yet bought, every HR@10 is 1, and only the
     order within the list differs.
+
+    With ``figures`` (each candidate's per-customer hit@10 and NDCG@10 on that fold, the same
+    customers in the same order), a lead within the noise goes to the simpler model: the
+    simplest candidate whose paired deficit to the best is within one standard error on both
+    HR@10 and NDCG@10 is chosen instead (the one-standard-error rule). On a short history the
+    best of three candidates equal on validation HR@10 won on NDCG@10 by a hair and then lost
+    to global popularity on test beyond its interval.
     """
     scored = table.loc[table[metric].notna()]
     if scored.empty:
@@ -373,4 +386,42 @@ def choose(table: pd.DataFrame, simplicity: dict[str, int], metric: str = "valid
         reason += f", ahead of {runner_up['candidate']} ({runner_up[metric]:.4f})"
     if len(tied):
         reason += f"; tied with {', '.join(tied['candidate'])}, and simpler"
+    if figures is not None and best["candidate"] in figures:
+        simpler = _simplest_within_noise(ranked, best, figures)
+        if simpler is not None:
+            name, hr_gap, hr_error = simpler
+            reason = (
+                f"simplest within one standard error of the best, {best['candidate']} ({reason}): it trails by "
+                f"{hr_gap:.4f} HR@10 (standard error {hr_error:.4f}) and by no more than the noise on NDCG@10"
+            )
+            return name, reason
     return str(best["candidate"]), reason
+
+
+def _simplest_within_noise(
+    ranked: pd.DataFrame, best: pd.Series, figures: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> tuple[str, float, float] | None:
+    """The simplest candidate simpler than ``best`` whose paired deficit is within one standard
+    error on HR@10 and on NDCG@10, with its HR@10 deficit and that deficit's standard error."""
+    best_hits, best_ndcg = figures[best["candidate"]]
+    within = []
+    for row in ranked.to_dict("records"):
+        if row["_simple"] >= best["_simple"] or row["candidate"] not in figures:
+            continue
+        hits, ndcg = figures[row["candidate"]]
+        hr_gap, hr_error = _paired_deficit(best_hits, hits)
+        ndcg_gap, ndcg_error = _paired_deficit(best_ndcg, ndcg)
+        if hr_gap <= hr_error and ndcg_gap <= ndcg_error:
+            within.append((row["_simple"], row["candidate"], hr_gap, hr_error))
+    if not within:
+        return None
+    _, name, hr_gap, hr_error = min(within, key=lambda entry: entry[0])  # ranked order breaks ties
+    return str(name), hr_gap, hr_error
+
+
+def _paired_deficit(best: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """Mean of ``best - other`` over the customers, and its standard error (infinite below two customers)."""
+    difference = np.asarray(best, dtype="float64") - np.asarray(other, dtype="float64")
+    if len(difference) < 2:
+        return float(difference.mean()) if len(difference) else 0.0, float("inf")
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))

@@ -183,6 +183,40 @@ def test_selection_takes_the_best_and_gives_a_tie_to_the_simpler():
     assert choose(table.assign(validation_hr_at_10=[np.nan, np.nan, 0.01]), simplicity)[0] == "ease"
 
 
+def test_a_lead_within_one_standard_error_goes_to_the_simpler_candidate():
+    simplicity = {"global_popularity": 0, "item_knn": 2, "two_tower": 5}
+    customers = 400
+    # Per-customer hit@10 on the same 400 validation customers (NDCG@10 = hit / 2, to keep it short).
+    base = np.zeros(customers)
+    base[:40] = 1  # global popularity: 40 hits
+    close = base.copy()
+    close[40:46], close[:4] = 1, 0  # the network: 6 hits more, 4 fewer: a paired lead of 0.005, standard error 0.0079
+    far = base.copy()
+    far[40:80] = 1  # item-kNN: 40 more hits, a paired lead of 0.1 with standard error 0.015
+
+    def table_of(figures):
+        return pd.DataFrame(
+            {
+                "candidate": list(figures),
+                "validation_hr_at_10": [hits.mean() for hits, _ in figures.values()],
+                "validation_ndcg_at_10": [ndcg.mean() for _, ndcg in figures.values()],
+            }
+        )
+
+    near = {"global_popularity": (base, base / 2), "two_tower": (close, close / 2)}
+    name, reason = choose(table_of(near), simplicity, figures=near)
+    assert name == "global_popularity"
+    assert "within one standard error of the best, two_tower" in reason and "0.0050 HR@10" in reason
+    # Without the per-customer figures the best figure wins, as before.
+    assert choose(table_of(near), simplicity)[0] == "two_tower"
+    # A lead beyond the noise stands.
+    clear = {"global_popularity": (base, base / 2), "item_knn": (far, far / 2)}
+    assert choose(table_of(clear), simplicity, figures=clear)[0] == "item_knn"
+    # Equal on HR@10, the network clearly better ranked (NDCG@10): it stands too.
+    ranked_better = {"global_popularity": (base, base * 0.3), "two_tower": (base, base * 0.9)}
+    assert choose(table_of(ranked_better), simplicity, figures=ranked_better)[0] == "two_tower"
+
+
 def _small_shop(products: int = 10, customers: int = 400, seed: int = 3) -> dict[str, pd.DataFrame]:
     """A shop with ``products`` items over 200 days; tastes by customer group, so history informs."""
     rng = np.random.default_rng(seed)
