@@ -164,7 +164,7 @@ class Settings:
         if self.env.get("RETAIL_INTEL_RULES"):
             return Path(self.env["RETAIL_INTEL_RULES"]).resolve()
         own = self.tenant_dir / "business_rules.yml"
-        return own if own.exists() else _PACKAGE_DIR / "serving" / "business_rules.yml"
+        return own if own.exists() else _PACKAGE_DIR / "business_rules.yml"
 
     @property
     def engine_switch_path(self) -> Path:

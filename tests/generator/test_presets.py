@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from retail_intel.cli import main
+from apps.cli import main
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.generator.presets import PRESETS, preset_config
 from retail_intel.raw.contract import ORDER_STATUSES, PAYMENT_TYPES, RAW_FILES

@@ -14,10 +14,10 @@ import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.checks import not_a_server_error
 
+from apps.api.app import create_app
 from ml.recommender.serving import VectorScorer
 from ml.registry import ModelRegistry
-from retail_intel.serving.app import create_app
-from retail_intel.serving.switch import FROZEN, OFF, ON, EngineSwitch
+from retail_intel.switch import FROZEN, OFF, ON, EngineSwitch
 from retail_intel.warehouse import read_table
 
 
@@ -310,7 +310,7 @@ def test_serve_and_score_use_the_warehouse_named_on_the_command_line(served_sett
     import uvicorn
     from click.testing import CliRunner
 
-    from retail_intel.cli import main
+    from apps.cli import main
 
     home = tmp_path / "home"
     shutil.copytree(served_settings.home, home)

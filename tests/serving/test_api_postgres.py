@@ -7,8 +7,8 @@ import psycopg2
 import pytest
 from fastapi.testclient import TestClient
 
-from retail_intel.serving.app import create_app
-from retail_intel.serving.snapshot import warehouse_signature
+from apps.api.app import create_app
+from apps.api.snapshot import warehouse_signature
 from retail_intel.warehouse import read_table, write_table
 
 pytestmark = pytest.mark.postgres

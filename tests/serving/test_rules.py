@@ -3,16 +3,16 @@
 import pandas as pd
 import pytest
 
-from retail_intel.serving.activation import coupon_targets
-from retail_intel.serving.rules import (
+from apps.activation import coupon_targets
+from apps.rules import (
     NO_ITEMS_LEFT,
     RulesError,
     apply_rules,
     load_rules,
     parse_rules,
 )
-from retail_intel.serving.switch import FROZEN, OFF, ON, EngineSwitch
 from retail_intel.settings import Settings
+from retail_intel.switch import FROZEN, OFF, ON, EngineSwitch
 
 
 def candidates() -> pd.DataFrame:

@@ -13,7 +13,7 @@ from ml.registry import CHAMPION
 from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
-from retail_intel.serving.switch import FROZEN, OFF, EngineSwitch
+from retail_intel.switch import FROZEN, OFF, EngineSwitch
 from retail_intel.warehouse import table_exists
 
 MARTS = ("user_item_interactions", "customer_rfm", "products", "orders")

@@ -232,10 +232,10 @@ def _supervise_run(settings: Settings, as_of_date, horizon: int, top_k: int, inc
     """This command again, in a child process that a stop signal kills (see supervisor.py); exits with its code."""
     import uuid
 
-    from retail_intel.supervisor import supervise
+    from apps.supervisor import supervise
 
     run_id = str(uuid.uuid4())
-    command = [sys.executable, "-m", "retail_intel.cli", "--home", str(settings.home), "--tenant", settings.tenant_id]
+    command = [sys.executable, "-m", "apps.cli", "--home", str(settings.home), "--tenant", settings.tenant_id]
     command += ["run", "--run-id", run_id, "--target", settings.target]
     command += ["--horizon", str(horizon), "--top-k", str(top_k)]
     if settings.raw_dir_override:
@@ -378,8 +378,8 @@ def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> N
     """Serve recommendations, similar products, segments and the forecast over HTTP (/docs for the schema)."""
     import uvicorn
 
-    from retail_intel.serving.app import create_app
-    from retail_intel.serving.rules import RulesError
+    from apps.api.app import create_app
+    from apps.rules import RulesError
 
     try:
         app = create_app(settings, refresh_seconds=refresh_seconds)
@@ -407,9 +407,9 @@ def score(settings: Settings, high_visibility: float | None, coupon: float | Non
     import dataclasses
     from datetime import date
 
-    from retail_intel.serving.activation import coupon_targets
-    from retail_intel.serving.rules import Bands, RulesError, load_rules
-    from retail_intel.serving.switch import OFF, EngineSwitch
+    from apps.activation import coupon_targets
+    from apps.rules import Bands, RulesError, load_rules
+    from retail_intel.switch import OFF, EngineSwitch
     from retail_intel.warehouse import read_table, table_exists, write_table
 
     engine = EngineSwitch(settings.engine_switch_path).current()
@@ -459,7 +459,7 @@ def _engine_action(state: str, help_text: str):
     @click.option("--by", default=None, help="Who (default: the user running the command).")
     @click.pass_obj
     def command(settings: Settings, reason: str, by: str | None) -> None:
-        from retail_intel.serving.switch import EngineSwitch
+        from retail_intel.switch import EngineSwitch
 
         record = EngineSwitch(settings.engine_switch_path).set(state, by=by, reason=reason)
         click.echo(f"engine {record.previous} -> {record.state} (by {record.changed_by} at {record.changed_at})")
@@ -477,7 +477,7 @@ _engine_action("off", "Serve nothing: the API answers 'disabled', the batch scor
 @click.pass_obj
 def engine_status(settings: Settings) -> None:
     """The current state and its audit log."""
-    from retail_intel.serving.switch import EngineSwitch
+    from retail_intel.switch import EngineSwitch
 
     switch = EngineSwitch(settings.engine_switch_path)
     current = switch.current()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retail_intel.serving.rules import BusinessRules, apply_rules
+from apps.rules import BusinessRules, apply_rules
 
 ACTIONS = {"high_visibility": "prominent placement", "coupon": "send coupon", "standard": "no action"}
 SHARES = (0.01, 0.05, 0.10)

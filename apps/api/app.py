@@ -24,12 +24,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, His
 from prometheus_client import Counter as PromCounter
 from pydantic import BaseModel, ConfigDict, Field
 
+from apps.api.snapshot import Snapshot, Snapshots
+from apps.rules import BusinessRules, load_rules, rules_for_one
 from ml.registry import ModelRegistry
-from retail_intel.serving.events import EVENT_TYPES, EventStore, now
-from retail_intel.serving.rules import BusinessRules, load_rules, rules_for_one
-from retail_intel.serving.snapshot import Snapshot, Snapshots
-from retail_intel.serving.switch import OFF, EngineSwitch
+from retail_intel.events import EVENT_TYPES, EventStore, now
 from retail_intel.settings import Settings
+from retail_intel.switch import OFF, EngineSwitch
 
 # Olist ids are 32 hex characters; anything of letters, digits, '-' and '_' up to 64 is accepted.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -1,0 +1,1 @@
+"""The HTTP service: recommendations, similar products, segments, the forecast and events."""
