@@ -372,9 +372,16 @@ _model_action("rollback", "Make the previous champion the champion again.")
     show_default=True,
     help="How often to look for a new champion or a newly published warehouse.",
 )
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="On SIGTERM or SIGINT, how long requests in flight may take to finish before the service exits.",
+)
 @click.pass_obj
 @warehouse_options
-def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> None:
+def serve(settings: Settings, host: str, port: int, refresh_seconds: float, drain_seconds: float) -> None:
     """Serve recommendations, similar products, segments and the forecast over HTTP (/docs for the schema)."""
     import uvicorn
 
@@ -386,7 +393,12 @@ def serve(settings: Settings, host: str, port: int, refresh_seconds: float) -> N
     except RulesError as error:
         _fail(str(error), 2)
     click.echo(f"Serving tenant {settings.tenant_id!r} on http://{host}:{port} (OpenAPI at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # On SIGTERM or SIGINT uvicorn stops accepting connections, lets requests in flight finish
+    # (at most the bound below, so that one stuck client cannot hold a deploy), then exits by the
+    # signal it received.
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=drain_seconds
+    )
 
 
 @main.command()

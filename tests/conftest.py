@@ -100,3 +100,16 @@ def postgres_graph_run(postgres_env, generated_raw_dir, tmp_path_factory):
         cursor.execute("select schema_name from information_schema.schemata where schema_name like 'graphpg\\_\\_%'")
         for (schema,) in cursor.fetchall():
             cursor.execute(f'drop schema "{schema}" cascade')
+
+
+# The slow tier: a test that builds a warehouse or runs the whole graph (tens of seconds each on
+# 2 cores), drives a browser or the installed command, or talks to PostgreSQL. The fast tier is
+# `pytest -m "not slow"`; the plain `pytest` of the README runs both.
+SLOW_FIXTURES = {"built_duckdb", "graph_run", "postgres_env", "postgres_graph_run", "published", "marts"}
+SLOW_MODULES = {"test_cli.py", "test_ui.py", "test_graph.py", "test_warehouse_duckdb.py"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

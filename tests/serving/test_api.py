@@ -331,3 +331,63 @@ def test_serve_and_score_use_the_warehouse_named_on_the_command_line(served_sett
     with duckdb.connect(str(elsewhere), read_only=True) as con:
         assert con.execute("select count(*) from ml.coupon_targets").fetchone()[0] > 0
     assert not served_settings.with_(home=home).warehouse_path.exists()
+
+
+def test_serve_finishes_a_request_in_flight_on_sigterm_then_exits(served_settings, known, tmp_path):
+    """A request whose body is still arriving when SIGTERM comes is answered, then the service exits
+    (uvicorn re-raises the signal once drained, so the status is the signal's)."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    shutil.copytree(served_settings.home, home)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = os.path.join(os.path.dirname(sys.executable), "retail-intel")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_INTEL_")}
+    server = subprocess.Popen(
+        [script, "--home", str(home), "serve", "--port", str(port), "--refresh-seconds", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+                time.sleep(0.3)
+        body = json.dumps({"customer_unique_id": known["customer"], "k": 3}).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            head = (
+                f"POST /v1/recommendations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            connection.sendall(head + body[:5])  # in flight: headers read, the body not all there
+            time.sleep(0.5)
+            server.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert server.poll() is None  # it waits for the request
+            connection.sendall(body[5:])
+            response = b""
+            while chunk := connection.recv(65536):
+                response += chunk
+        status_line, _, rest = response.partition(b"\r\n")
+        assert status_line == b"HTTP/1.1 200 OK", response[:500]
+        answer = json.loads(rest.partition(b"\r\n\r\n")[2])
+        assert len(answer["items"]) == 3
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+        with pytest.raises(OSError):  # and no longer listens
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
