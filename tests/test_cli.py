@@ -16,12 +16,18 @@ import duckdb
 RETAIL_INTEL = str(Path(sys.executable).parent / "retail-intel")
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run with the venv NOT activated: its bin/ is not on PATH and VIRTUAL_ENV is unset."""
+def _unactivated_env() -> dict[str, str]:
+    """The venv NOT activated: its bin/ is not on PATH and VIRTUAL_ENV is unset."""
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_INTEL_") and k != "VIRTUAL_ENV"}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
-    return subprocess.run([RETAIL_INTEL, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return env
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RETAIL_INTEL, *args], cwd=cwd, env=_unactivated_env(), capture_output=True, text=True, timeout=600
+    )
 
 
 def test_run_on_shipped_sample_from_any_directory(tmp_path):
@@ -80,11 +86,13 @@ def test_invalid_tenant_is_a_usage_error(tmp_path):
 
 def _start_cli(*args: str, cwd: Path) -> subprocess.Popen:
     """Like run_cli, without waiting."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_INTEL_") and k != "VIRTUAL_ENV"}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     return subprocess.Popen(
-        [RETAIL_INTEL, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [RETAIL_INTEL, *args],
+        cwd=cwd,
+        env=_unactivated_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
