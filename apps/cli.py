@@ -1,8 +1,8 @@
 """``retail-intel``: the platform's command line.
 
 Exit codes: 0 success; 1 a build, a data test or a quality gate failed; 2 bad input (a raw
-file, an option) or the warehouse is busy. A failed step publishes nothing, and nothing
-after it runs.
+file, an option) or the warehouse is busy; 128 + the signal (143, 130) when SIGTERM or SIGINT
+stopped a run. A failed step publishes nothing, and nothing after it runs.
 """
 
 from __future__ import annotations

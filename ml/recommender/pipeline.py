@@ -23,7 +23,7 @@ import pandas as pd
 
 from ml.recommender.candidates import Candidate, FitData, ItemBasedRecommender, default_candidates
 from ml.recommender.candidates.base import RankCalibrator
-from ml.recommender.evaluation import FULL, SAMPLED, customer_figures, run_scorer
+from ml.recommender.evaluation import FULL, SAMPLED, run_scorer
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.frames import in_key_order, isin, object_ids
 from ml.recommender.metrics import expected_calibration_error
@@ -337,11 +337,9 @@ def train_and_evaluate(
             f"no recommender candidate could be evaluated: {table[['candidate', 'reason']].to_dict('records')}"
         )
     selected = outcomes[selection_protocol]
-    figures = {
-        name: customer_figures(selected.protocol.validation.task, run, EVALUATION_K)
-        for name, run in selected.validation_runs.items()
-    }
-    chosen_name, chosen_reason = choose(eligible, simplicity, f"{prefix}validation_hr_at_10", figures)
+    chosen_name, chosen_reason = choose(
+        eligible, simplicity, f"{prefix}validation_hr_at_10", selected.validation_figures
+    )
     if why_not:
         chosen_reason += f" on the time window (next purchase: {why_not})"
     table.loc[table["candidate"] == chosen_name, ["status", "reason"]] = ["chosen", chosen_reason]

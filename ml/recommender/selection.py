@@ -70,6 +70,8 @@ class Outcome:
     validated: dict[str, tuple[Candidate, Any, dict[str, Any]]]
     validation_runs: dict[str, ModelRun]
     tested: dict[str, Any] = field(default_factory=dict)
+    # Each candidate's per-customer hit@10 and NDCG@10 on the validation fold, in the task's order.
+    validation_figures: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     test_runs: dict[str, ModelRun] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -196,18 +198,19 @@ def full_hr(task: EvaluationTask, run: ModelRun) -> tuple[float, float]:
 
 def _fit_on_grid(
     candidate: Candidate, grid: list[dict[str, Any]], fold: Fold
-) -> tuple[Any, dict[str, Any], ModelRun, tuple[float, float]]:
+) -> tuple[Any, dict[str, Any], ModelRun, tuple[np.ndarray, np.ndarray]]:
     """The candidate fitted with each setting of ``grid``, scored on the fold; the best kept,
-    with its (HR@10, NDCG@10)."""
+    with its per-customer hit@10 and NDCG@10 (what ``choose`` weighs leads with)."""
     best = None
     for params in grid:
         fitted = candidate.fit(fold.data, params)
         run = run_scorer(fold.task, fitted.scorer(fold.task.customers), EVALUATION_K)
-        figures = full_hr(fold.task, run)
+        hits, ndcg = customer_figures(fold.task, run, EVALUATION_K)
+        figures = (float(hits.mean()), float(ndcg.mean()))
         # Ties within the grid go to the earlier (more regularised or smaller) setting.
         if best is None or figures > best[0]:
-            best = (figures, fitted, params, run)
-    return best[1], best[2], best[3], best[0]
+            best = (figures, fitted, params, run, (hits, ndcg))
+    return best[1], best[2], best[3], best[4]
 
 
 def describe(params: dict[str, Any]) -> str:
@@ -256,6 +259,7 @@ def evaluate(protocols: list[Protocol], candidates: list[Candidate]) -> dict[str
             # A candidate that failed on the test fold keeps its validation figures; it cannot be chosen.
             if result.validation_run is not None:
                 outcome.validation_runs[candidate.name] = result.validation_run
+                outcome.validation_figures[candidate.name] = result.validation_figures
             if result.tested is not None:
                 outcome.validated[candidate.name] = result.validated
                 outcome.tested[candidate.name], outcome.test_runs[candidate.name] = result.tested
@@ -291,6 +295,7 @@ class _CandidateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     validated: tuple[Candidate, Any, dict[str, Any]] | None = None
     validation_run: ModelRun | None = None
+    validation_figures: tuple[np.ndarray, np.ndarray] | None = None
     tested: tuple[Any, ModelRun] | None = None
 
 
@@ -312,13 +317,14 @@ def _evaluate_one(
         return result
     started = time.perf_counter()
     try:
-        fitted, params, run, (hr, ndcg) = _fit_on_grid(candidate, grid, protocol.validation)
+        fitted, params, run, per_customer = _fit_on_grid(candidate, grid, protocol.validation)
     except Exception as error:  # reported in the table, the report, MLflow and the metadata
         row.update(status="failed", reason=f"{type(error).__name__}: {error}")
         return result
     result.seconds[f"{protocol.name}.validation.{candidate.name}"] = time.perf_counter() - started
+    hr, ndcg = (float(values.mean()) for values in per_customer)
     row.update(params=describe(fitted.params), validation_hr_at_10=hr, validation_ndcg_at_10=ndcg)
-    result.validation_run = run
+    result.validation_run, result.validation_figures = run, per_customer
 
     started = time.perf_counter()
     task = protocol.test.task
