@@ -189,7 +189,7 @@ def run(
     if run_id is None:
         _supervise_run(settings, as_of_date, horizon, top_k, include_bought)
     from orchestration.runner import run_graph
-    from retail_intel.warehouse import WarehouseBusyError, summarize
+    from retail_intel.warehouse import WarehouseBusyError, warehouse_for
 
     if settings.uses_shipped_sample:
         click.echo("No --raw-dir given: using the sample data shipped with the package.")
@@ -219,7 +219,7 @@ def run(
             "Nothing was published by the failed step or after it; those tables are unchanged.",
             2 if report.bad_input else 1,
         )
-    click.echo(summarize(settings).render())
+    click.echo(warehouse_for(settings).summarize().render())
     report = settings.tenant_dir / "reports" / "model_report.md"
     if report.exists():
         click.echo("")
@@ -251,10 +251,10 @@ def _supervise_run(settings: Settings, as_of_date, horizon: int, top_k: int, inc
         import signal
 
         from orchestration.runner import cancel_run
-        from retail_intel.warehouse import discard_unpublished
+        from retail_intel.warehouse import warehouse_for
 
         name = signal.Signals(signum).name
-        discard_unpublished(settings)
+        warehouse_for(settings).discard_unpublished()
         published = cancel_run(settings, run_id, f"stopped by {name}")
         click.echo(
             f"error: stopped by {name}; Dagster run {run_id} canceled. Each table is as it was or wholly new: "
@@ -422,7 +422,7 @@ def score(settings: Settings, high_visibility: float | None, coupon: float | Non
     from apps.activation import coupon_targets
     from apps.rules import Bands, RulesError, load_rules
     from retail_intel.switch import OFF, EngineSwitch
-    from retail_intel.warehouse import read_table, table_exists, write_table
+    from retail_intel.warehouse import warehouse_for
 
     engine = EngineSwitch(settings.engine_switch_path).current()
     if engine.state == OFF:
@@ -438,12 +438,16 @@ def score(settings: Settings, high_visibility: float | None, coupon: float | Non
     except (RulesError, ValueError) as error:
         _fail(str(error), 2)
     rules = dataclasses.replace(rules, bands=bands)
-    if not table_exists(settings, "ml", "recommendations"):
+    warehouse = warehouse_for(settings)
+    if not warehouse.exists("ml", "recommendations"):
         _fail("ml.recommendations is not published yet: run `retail-intel run` first", 1)
-    products = read_table(settings, "marts", "products").set_index("product_id")["category"]
-    states = read_table(settings, "marts", "customer_rfm").set_index("customer_unique_id")["customer_state"]
-    result = coupon_targets(read_table(settings, "ml", "recommendations"), products, states, rules)
-    write_table(settings, "ml", "coupon_targets", result.targets)
+    frames = warehouse.read_consistent(
+        {"products": ("marts", "products"), "customers": ("marts", "customer_rfm"), "lists": ("ml", "recommendations")}
+    )
+    products = frames["products"].set_index("product_id")["category"]
+    states = frames["customers"].set_index("customer_unique_id")["customer_state"]
+    result = coupon_targets(frames["lists"], products, states, rules)
+    warehouse.write("ml", "coupon_targets", result.targets)
     out = out or settings.campaigns_dir / f"coupon_targets_{date.today().isoformat()}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     campaign = result.targets.loc[result.targets["band"] != "standard"]

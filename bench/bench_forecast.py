@@ -58,7 +58,7 @@ def generated(orders: int, horizon: int) -> None:
     from orchestration.resources import WarehouseResource
     from retail_intel.generator import GeneratorConfig, generate
     from retail_intel.settings import Settings
-    from retail_intel.warehouse import write_table
+    from retail_intel.warehouse import warehouse_for
 
     with tempfile.TemporaryDirectory() as scratch:
         raw_dir = Path(scratch) / "olist"
@@ -75,7 +75,7 @@ def generated(orders: int, horizon: int) -> None:
 
         env = {key: value for key, value in os.environ.items() if not key.startswith(("RETAIL_INTEL_", "MLFLOW_"))}
         settings = Settings.from_env(env).with_(home=Path(scratch) / "home")
-        write_table(settings, "marts", "daily_revenue", daily.assign(date=daily["date"].dt.date))
+        warehouse_for(settings).write("marts", "daily_revenue", daily.assign(date=daily["date"].dt.date))
         for run in (1, 2):
             started = time.perf_counter()
             outcome = dg.materialize(

@@ -123,8 +123,7 @@ def main() -> None:
 
 # The forecast reads daily revenue, which the recommender's preparation does not export.
 EXPORT = """
-with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-    connection.execute("select * from marts.daily_revenue").df().to_parquet(root / "daily_revenue.parquet")
+warehouse_for(settings).read("marts", "daily_revenue").to_parquet(root / "daily_revenue.parquet")
 """
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from bench_pipeline import machine  # noqa: E402
 PREPARE = """
 import sys
 from pathlib import Path
-import duckdb
+from retail_intel.warehouse import warehouse_for
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.settings import Settings
 from orchestration.runner import run_graph
@@ -36,9 +36,9 @@ generate(GeneratorConfig(orders=orders, seed=7, repeat_rate=repeat_rate), root /
 settings = Settings.from_env({}).with_(home=root / "home", raw_dir_override=root / "raw")
 report = run_graph(settings, job_name="build_warehouse", log=lambda _: None)
 assert report.success, report.failures
-with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-    for name in ("user_item_interactions", "customer_rfm", "products", "orders"):
-        connection.execute(f"select * from marts.{name}").df().to_parquet(root / f"{name}.parquet")
+MARTS = ("user_item_interactions", "customer_rfm", "products", "orders")
+for name, frame in warehouse_for(settings).read_consistent({name: ("marts", name) for name in MARTS}).items():
+    frame.to_parquet(root / f"{name}.parquet")
 """
 
 # The child both benchmarks start with: read the exported marts, then train and evaluate.

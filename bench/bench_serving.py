@@ -29,12 +29,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import machine  # noqa: E402
+
+from retail_intel.settings import Settings  # noqa: E402
+from retail_intel.warehouse import warehouse_for  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "retail-intel")
 WARMUP_SECONDS, LATE_MS = 2.0, 5.0
@@ -107,8 +109,8 @@ def wait_ready(base: str, server: subprocess.Popen, timeout: float = 120.0) -> N
 
 
 def benchmark(args: argparse.Namespace, home: Path) -> list[dict]:
-    warehouse = home / "tenants" / "default" / "warehouse.duckdb"
-    if not warehouse.exists():
+    warehouse = warehouse_for(Settings.from_env({}).with_(home=home))
+    if not warehouse.exists("ml", "recommendations"):
         print(f"No warehouse in {home}: running `retail-intel --home {home} run` first (a few minutes)", flush=True)
         subprocess.run([CLI, "--home", str(home), "run"], check=True)
     port = args.port or free_port()
@@ -121,10 +123,8 @@ def benchmark(args: argparse.Namespace, home: Path) -> list[dict]:
     )
     try:
         wait_ready(base, server)
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
-            customers = connection.execute("select distinct customer_unique_id from ml.recommendations").fetchall()
-            products = connection.execute("select product_id from marts.products").fetchall()
-        customers, products = [row[0] for row in customers], [row[0] for row in products]
+        customers = [row[0] for row in warehouse.query("select distinct customer_unique_id from ml.recommendations")]
+        products = [row[0] for row in warehouse.query("select product_id from marts.products")]
         print(f"Server on {base}: {len(customers):,} customers with lists, {len(products):,} products", flush=True)
         draw = random.Random()
 

@@ -21,17 +21,19 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 
 from retail_intel.settings import Settings
-from retail_intel.warehouse import BUILD_SUFFIX
+from retail_intel.warehouse import BuildWorkspace, warehouse_for
 
 # Layers the dbt assets build inside a workspace; raw is published by the raw assets.
 MODEL_LAYERS = ("staging", "intermediate", "marts")
 
 
 def dbt_vars(settings: Settings, as_of_date: str | None = None) -> dict[str, object]:
-    """The dbt variables of every dbt command: the tenant's schemas, the workspace's suffix (on
-    DuckDB the workspace is a file of its own), and the as-of day when one is asked for."""
-    suffix = "" if settings.target == "duckdb" else BUILD_SUFFIX
-    variables: dict[str, object] = {"schema_prefix": settings.schema_prefix, "schema_suffix": suffix}
+    """The dbt variables of every dbt command: the tenant's schemas, the build workspace's suffix,
+    and the as-of day when one is asked for."""
+    variables: dict[str, object] = {
+        "schema_prefix": settings.schema_prefix,
+        "schema_suffix": warehouse_for(settings).build_schema_suffix,
+    }
     if as_of_date:
         variables["as_of_date"] = as_of_date
     return variables
@@ -48,11 +50,11 @@ def dbt_cli(settings: Settings) -> DbtCliResource:
 
 
 @contextmanager
-def dbt_environ(settings: Settings, duckdb_path: Path | None = None) -> Iterator[None]:
+def dbt_environ(settings: Settings, workspace: BuildWorkspace | None = None) -> Iterator[None]:
     """The environment dbt needs, inside the block: dagster-dbt hands this process's environment
-    to dbt, and the DuckDB profile reads the file's path from it."""
+    to dbt, and the profile reads where to build (the workspace, else the published warehouse) from it."""
     values = {
-        "RETAIL_INTEL_DUCKDB_PATH": str(duckdb_path or settings.warehouse_path),
+        **(workspace or warehouse_for(settings)).dbt_environment(),
         "DBT_LOG_PATH": str(settings.dbt_state_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",

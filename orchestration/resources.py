@@ -9,7 +9,7 @@ import pandas as pd
 
 from orchestration.dbt_project import dbt_cli
 from retail_intel.settings import Settings
-from retail_intel.warehouse import read_table, write_table
+from retail_intel.warehouse import Warehouse, warehouse_for
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -40,11 +40,20 @@ class WarehouseResource(dg.ConfigurableResource):
             warehouse_override=Path(self.warehouse_path) if self.warehouse_path else None,
         )
 
+    def warehouse(self) -> Warehouse:
+        return warehouse_for(self.settings())
+
+    def exists(self, layer: str, table: str) -> bool:
+        return self.warehouse().exists(layer, table)
+
     def read(self, layer: str, table: str) -> pd.DataFrame:
-        return read_table(self.settings(), layer, table)
+        return self.warehouse().read(layer, table)
 
     def write(self, layer: str, table: str, frame: pd.DataFrame) -> int:
-        return write_table(self.settings(), layer, table, frame)
+        return self.warehouse().write(layer, table, frame)
+
+    def write_many(self, frames: dict[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], int]:
+        return self.warehouse().write_many(frames)
 
 
 def environment() -> Settings:

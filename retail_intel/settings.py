@@ -189,7 +189,9 @@ class Settings:
     def schema_prefix(self) -> str:
         """PostgreSQL holds every tenant in one database, so tenants other than the default
         get their schemas prefixed; each DuckDB tenant has its own file and needs none."""
-        if self.target == "duckdb" or self.tenant_id == DEFAULT_TENANT:
+        from retail_intel.warehouse import warehouse_class  # the warehouse package builds on Settings
+
+        if not warehouse_class(self.target).tenants_share_database or self.tenant_id == DEFAULT_TENANT:
             return ""
         return f"{self.tenant_id}__"
 
@@ -220,6 +222,6 @@ class Settings:
 
     @property
     def warehouse_description(self) -> str:
-        if self.target == "duckdb":
-            return str(self.warehouse_path)
-        return f"{self.postgres_dsn_description} (schemas {', '.join(self.schema(layer) for layer in LAYERS)})"
+        from retail_intel.warehouse import warehouse_for
+
+        return warehouse_for(self).description

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from retail_intel.raw.contract import NON_REVENUE_STATUSES
-from retail_intel.warehouse import MART_TABLES, summarize
+from retail_intel.warehouse import MART_TABLES, warehouse_for
 from tests.support import built_warehouse
 
 
@@ -115,9 +115,9 @@ def test_run_is_repeatable(settings, generated_raw_dir):
             return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in MART_TABLES}
 
     built_warehouse(settings)
-    first, tables_after_first = summarize(settings), snapshot()
+    first, tables_after_first = warehouse_for(settings).summarize(), snapshot()
     built_warehouse(settings)
-    assert first.table_rows == summarize(settings).table_rows
+    assert first.table_rows == warehouse_for(settings).summarize().table_rows
     assert snapshot() == tables_after_first
 
 

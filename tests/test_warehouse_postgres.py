@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from retail_intel.settings import Settings
-from retail_intel.warehouse import MART_TABLES, WarehouseBusyError, postgres_connect, write_table
+from retail_intel.warehouse import MART_TABLES, WarehouseBusyError, warehouse_for
+from retail_intel.warehouse.postgres import connect
 from tests.support import build_warehouse, built_warehouse
 
 pytestmark = pytest.mark.postgres
@@ -43,7 +44,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def postgres_mart(settings: Settings, table: str) -> pd.DataFrame:
-    connection = postgres_connect(settings)
+    connection = connect(settings)
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"select * from {settings.schema('marts')}.{table}")
@@ -54,7 +55,7 @@ def postgres_mart(settings: Settings, table: str) -> pd.DataFrame:
 
 
 def drop_tenant_schemas(settings: Settings) -> None:
-    connection = postgres_connect(settings)
+    connection = connect(settings)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -98,7 +99,7 @@ def test_marts_equal_on_duckdb_and_postgres(postgres_build, built_duckdb, table)
 
 def test_postgres_schemas_are_tenant_prefixed_and_build_schemas_gone(postgres_build):
     settings, _ = postgres_build
-    connection = postgres_connect(settings)
+    connection = connect(settings)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -171,7 +172,7 @@ def test_an_idle_bi_transaction_bounds_the_publish_and_is_named(postgres_build, 
         assert "'bi-dashboard'" in message and "idle in transaction since" in message
         # The score-table writer is bounded the same way.
         with pytest.raises(WarehouseBusyError, match="bi-dashboard"):
-            write_table(bounded, "marts", "customer_rfm", before.head(3))
+            warehouse_for(bounded).write("marts", "customer_rfm", before.head(3))
     finally:
         bi.close()
     pd.testing.assert_frame_equal(normalise(postgres_mart(settings, "customer_rfm")), before)

@@ -2,27 +2,23 @@
 
 A ``Snapshot`` is immutable: a refresh builds a new one and swaps it in whole, so a request
 never sees tables from one run and a model from another half-way through. ``Snapshots``
-decides when to rebuild: when the published warehouse changed (DuckDB: the file was
-replaced; PostgreSQL: the score tables' signature changed) or the registry's ``champion``
-alias moved, checked at most every ``refresh_seconds``.
+decides when to rebuild: when the published warehouse changed (its ``signature``) or the
+registry's ``champion`` alias moved, checked at most every ``refresh_seconds``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from ml.recommender.registered import RegisteredRecommender
 from ml.recommender.serving import HistoryScorer, VectorScorer, realtime_scorer
 from ml.registry import CHAMPION, ModelRegistry
 from retail_intel.settings import Settings
-from retail_intel.warehouse import postgres_connect
+from retail_intel.warehouse import TableMissing, warehouse_for
 
 RECOMMENDER = "recommender"
 SCORE_TABLES = {
@@ -41,48 +37,15 @@ class NotReady(RuntimeError):
 
 
 def _read_all(settings: Settings) -> dict[str, pd.DataFrame]:
-    frames = {}
-    if settings.target == "duckdb":
-        if not settings.warehouse_path.exists():
-            raise NotReady(f"no warehouse at {settings.warehouse_path}: run `retail-intel run` first")
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-            for name, (layer, table) in SCORE_TABLES.items():
-                try:
-                    frames[name] = connection.execute(f'select * from "{settings.schema(layer)}"."{table}"').df()
-                except duckdb.CatalogException as error:
-                    raise NotReady(f"{layer}.{table} is missing: run `retail-intel run` first") from error
-        return frames
-    import psycopg2
-
-    with closing(postgres_connect(settings)) as connection:
-        # One read-only snapshot transaction: a run publishing meanwhile cannot mix old and new tables.
-        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        with connection.cursor() as cursor:
-            for name, (layer, table) in SCORE_TABLES.items():
-                try:
-                    cursor.execute(f'select * from "{settings.schema(layer)}"."{table}"')
-                except psycopg2.Error as error:
-                    raise NotReady(f"{layer}.{table} is unreadable ({error}): run `retail-intel run` first") from error
-                columns = [description[0] for description in cursor.description]
-                frames[name] = pd.DataFrame(cursor.fetchall(), columns=columns)
-        connection.rollback()
-    return frames
+    try:
+        return warehouse_for(settings).read_consistent(SCORE_TABLES)
+    except TableMissing as error:
+        raise NotReady(f"{error}: run `retail-intel run` first") from error
 
 
 def warehouse_signature(settings: Settings) -> str:
-    """Changes whenever a run publishes. DuckDB: the file is replaced by a rename. PostgreSQL:
-    every publish creates the score tables afresh (schema swap or table rename), so their
-    object ids change even when their contents have the same size."""
-    if settings.target == "duckdb":
-        path: Path = settings.warehouse_path
-        if not path.exists():
-            return "missing"
-        stat = path.stat()
-        return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
-    relations = [f'"{settings.schema(layer)}"."{table}"' for layer, table in SCORE_TABLES.values()]
-    with closing(postgres_connect(settings)) as connection, connection.cursor() as cursor:
-        cursor.execute("select " + ", ".join("to_regclass(%s)::oid" for _ in relations), relations)
-        return ":".join("missing" if oid is None else str(oid) for oid in cursor.fetchone())
+    """Changes whenever a run publishes one of the tables served."""
+    return warehouse_for(settings).signature(list(SCORE_TABLES.values()))
 
 
 @dataclass(frozen=True)

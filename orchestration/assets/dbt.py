@@ -9,7 +9,6 @@ from orchestration.dbt_project import MODEL_LAYERS, dbt_environ, dbt_vars
 from orchestration.metadata import table_metadata
 from orchestration.resources import WarehouseResource
 from orchestration.translator import LayeredDbtTranslator
-from retail_intel.warehouse import BuildWorkspace
 
 
 class DbtBuildConfig(dg.Config):
@@ -34,8 +33,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         asset checks, nothing is published, and nothing downstream runs.
         """
         settings = warehouse.settings()
-        with BuildWorkspace(settings, layers=MODEL_LAYERS) as workspace:
-            with dbt_environ(settings, workspace.duckdb_path):
+        with warehouse.warehouse().build_workspace(MODEL_LAYERS) as workspace:
+            with dbt_environ(settings, workspace):
                 variables = json.dumps(dbt_vars(settings, config.as_of_date))
                 invocation = dbt.cli(["build", "--vars", variables], context=context, raise_on_error=False)
                 events = list(invocation.stream())

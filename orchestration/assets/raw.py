@@ -11,7 +11,7 @@ from orchestration.resources import WarehouseResource
 from retail_intel import quality
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.raw.loader import RawInputError, load_raw_dir
-from retail_intel.warehouse import WarehouseBusyError, publish_raw, table_exists
+from retail_intel.warehouse import WarehouseBusyError
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -60,7 +60,7 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         # for the others, at what is published.
         context_frames = dict(frames)
         for raw_file in RAW_FILES:
-            if raw_file.table_name not in context_frames and table_exists(settings, "raw", raw_file.table_name):
+            if raw_file.table_name not in context_frames and warehouse.exists("raw", raw_file.table_name):
                 context_frames[raw_file.table_name] = warehouse.read("raw", raw_file.table_name)
         suite_results = [
             quality.validate_table(
@@ -81,7 +81,7 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             yield from events
             raise dg.Failure(description=describe_blocking(blocking), metadata={"bad_input": True}, allow_retries=False)
         try:
-            publish_raw(settings, staging, [t.raw_file for t in loaded])
+            warehouse.warehouse().publish_raw(staging, [t.raw_file for t in loaded])
         except WarehouseBusyError as error:
             # It already waited as long as it may; a retry would wait as long again.
             raise dg.Failure(description=str(error), allow_retries=False) from None

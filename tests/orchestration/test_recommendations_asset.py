@@ -13,7 +13,7 @@ import pytest
 from orchestration.assets.ml.recommendations import recommendations
 from orchestration.resources import WarehouseResource
 from retail_intel.settings import Settings
-from retail_intel.warehouse import write_table
+from retail_intel.warehouse import warehouse_for
 
 
 @pytest.fixture
@@ -37,17 +37,17 @@ def publish_marts(settings: Settings, days: int, products: int = 10, customers: 
     ).assign(category="toys", purchase_count=1, quantity=1, spend=10.0, last_review_score=5)
     interactions["last_purchased_at"] = interactions["first_purchased_at"]
     ids = sorted(interactions["customer_unique_id"].unique())
-    write_table(settings, "marts", "user_item_interactions", interactions)
-    write_table(settings, "marts", "customer_rfm", pd.DataFrame({"customer_unique_id": ids, "customer_state": "SP"}))
-    write_table(
-        settings,
+    warehouse_for(settings).write("marts", "user_item_interactions", interactions)
+    warehouse_for(settings).write(
+        "marts", "customer_rfm", pd.DataFrame({"customer_unique_id": ids, "customer_state": "SP"})
+    )
+    warehouse_for(settings).write(
         "marts",
         "products",
         pd.DataFrame({"product_id": [f"p{i:02d}" for i in range(products)], "category": "toys"}),
     )
     first = interactions.groupby("customer_unique_id")["first_purchased_at"].min()
-    write_table(
-        settings,
+    warehouse_for(settings).write(
         "marts",
         "orders",
         pd.DataFrame({"customer_unique_id": first.index, "purchased_at": first.to_numpy()}).assign(

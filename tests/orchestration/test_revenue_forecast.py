@@ -14,7 +14,7 @@ from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.lineage import registry_for
 from orchestration.resources import WarehouseResource
 from retail_intel.settings import Settings
-from retail_intel.warehouse import write_table
+from retail_intel.warehouse import warehouse_for
 
 WEEKLY_PATTERN = np.array([130.0, 125.0, 115.0, 105.0, 95.0, 60.0, 70.0])
 
@@ -29,7 +29,7 @@ def publish_daily_revenue(settings: Settings, days: int) -> None:
     rng = np.random.default_rng(days)
     revenue = np.tile(WEEKLY_PATTERN, days // 7 + 1)[:days] * np.linspace(1.2, 0.8, days) + rng.normal(0, 3, days)
     dates = pd.date_range("2018-01-01", periods=days, freq="D").date
-    write_table(settings, "marts", "daily_revenue", pd.DataFrame({"date": dates, "revenue": revenue}))
+    warehouse_for(settings).write("marts", "daily_revenue", pd.DataFrame({"date": dates, "revenue": revenue}))
 
 
 def materialize(settings: Settings) -> dict[str, object]:

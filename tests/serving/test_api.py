@@ -18,7 +18,7 @@ from apps.api.app import create_app
 from ml.recommender.serving import VectorScorer
 from ml.registry import ModelRegistry
 from retail_intel.switch import FROZEN, OFF, ON, EngineSwitch
-from retail_intel.warehouse import read_table
+from retail_intel.warehouse import warehouse_for
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_real_time_scores_equal_the_models_own(served_settings, client, known):
     """The service's numpy scorer reproduces the two-tower model's recommendations."""
     snapshot = client.app.state.service.snapshot()
     registry = ModelRegistry(served_settings.mlflow_tracking_uri, artifact_root=served_settings.mlflow_artifact_root)
-    frames = {name: read_table(served_settings, "marts", name)
+    frames = {name: warehouse_for(served_settings).read("marts", name)
               for name in ("user_item_interactions", "customer_rfm", "products", "orders")}  # fmt: skip
     model = registry.load("default.recommender", "1").for_data(
         frames["user_item_interactions"], frames["customer_rfm"], frames["products"], frames["orders"]
@@ -278,7 +278,7 @@ def test_training_asset_honours_the_switch(served_settings):
 
     switch = EngineSwitch(served_settings.engine_switch_path)
     registry = ModelRegistry(served_settings.mlflow_tracking_uri, artifact_root=served_settings.mlflow_artifact_root)
-    before = read_table(served_settings, "ml", "recommendations")
+    before = warehouse_for(served_settings).read("ml", "recommendations")
     versions_before = len(registry.versions("default.recommender"))
     champion = registry.version_for("default.recommender", "champion")
     config = {"ops": {"ml__recommendations": {"config": {"max_epochs": 1}}}}
@@ -287,7 +287,7 @@ def test_training_asset_honours_the_switch(served_settings):
         result = dg.materialize([recommendations], resources=resources_for(served_settings), run_config=config)
         assert result.success and result.get_asset_materialization_events() == []
         assert len(registry.versions("default.recommender")) == versions_before
-        pd.testing.assert_frame_equal(read_table(served_settings, "ml", "recommendations"), before)
+        pd.testing.assert_frame_equal(warehouse_for(served_settings).read("ml", "recommendations"), before)
 
         switch.set(FROZEN, by="test")
         result = dg.materialize([recommendations], resources=resources_for(served_settings), run_config=config)
@@ -298,7 +298,7 @@ def test_training_asset_honours_the_switch(served_settings):
         assert latest.tags["promotion.decision"] == "kept as challenger"
         assert latest.tags["promotion.reason"].startswith("engine frozen by test")
         assert registry.version_for("default.recommender", "champion") == champion
-        assert set(read_table(served_settings, "ml", "recommendations")["model_version"]) == {
+        assert set(warehouse_for(served_settings).read("ml", "recommendations")["model_version"]) == {
             f"default.recommender/{champion}"
         }
     finally:

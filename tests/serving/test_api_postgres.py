@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from apps.api.app import create_app
 from apps.api.snapshot import warehouse_signature
-from retail_intel.warehouse import read_table, write_table
+from retail_intel.warehouse import warehouse_for
 
 pytestmark = pytest.mark.postgres
 
@@ -81,14 +81,14 @@ def test_events_land_in_the_tenants_events_schema(client):
 def test_republished_scores_are_served_without_restart(client, pg_settings):
     """A publish on PostgreSQL replaces the table; the service notices by its object id and reloads,
     even though the new table has as many rows and the same model version as the old one."""
-    original = read_table(pg_settings, "ml", "recommendations")
+    original = warehouse_for(pg_settings).read("ml", "recommendations")
     customer = original["customer_unique_id"].min()
     mine = original["customer_unique_id"] == customer
     reordered = original.copy()
     reordered.loc[mine, "product_id"] = original.loc[mine, "product_id"].to_numpy()[::-1]
     signature = warehouse_signature(pg_settings)
     try:
-        write_table(pg_settings, "ml", "recommendations", reordered)
+        warehouse_for(pg_settings).write("ml", "recommendations", reordered)
         assert warehouse_signature(pg_settings) != signature
         wanted = list(reordered.loc[mine].sort_values("rank")["product_id"])
 
@@ -98,4 +98,4 @@ def test_republished_scores_are_served_without_restart(client, pg_settings):
 
         assert wait_for(lambda: served() == wanted), served()
     finally:
-        write_table(pg_settings, "ml", "recommendations", original)
+        warehouse_for(pg_settings).write("ml", "recommendations", original)

@@ -7,7 +7,6 @@ from ml.segments import RFM_COLUMNS, fit_segmenter, named_segments, segment_stab
 from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
-from retail_intel.warehouse import table_exists
 
 
 class SegmentsConfig(dg.Config):
@@ -75,16 +74,17 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
     ]
     stability = (
         segment_stability(warehouse.read("ml", "customer_segments"), table)
-        if table_exists(settings, "ml", "customer_segments")
+        if warehouse.exists("ml", "customer_segments")
         else None
     )
     if stability is not None:
         registry.client.log_metric(logged.run_id, "segment_stability", stability)
     summary = segment_summary(table)
+    rows = warehouse.write_many({("ml", "customer_segments"): table, ("ml", "segment_summary"): summary})
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_segments"],
         metadata={
-            "dagster/row_count": warehouse.write("ml", "customer_segments", table),
+            "dagster/row_count": rows[("ml", "customer_segments")],
             "champion_version": champion_version,
             "challenger_version": logged.version,
             "promotion": decision.reason,
@@ -98,7 +98,7 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
     yield dg.MaterializeResult(
         asset_key=["ml", "segment_summary"],
         metadata={
-            "dagster/row_count": warehouse.write("ml", "segment_summary", summary),
+            "dagster/row_count": rows[("ml", "segment_summary")],
             "summary": frame_preview(summary),
         },
     )

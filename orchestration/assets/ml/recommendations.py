@@ -14,7 +14,6 @@ from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 from retail_intel.switch import FROZEN, OFF, EngineSwitch
-from retail_intel.warehouse import table_exists
 
 MARTS = ("user_item_interactions", "customer_rfm", "products", "orders")
 
@@ -71,7 +70,7 @@ def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, re
     """No recommender this run: keep what is published (or publish empty tables) and say why."""
     context.log.warning(f"recommender not trained: {reason}")
     for name, columns in TABLES.items():
-        if table_exists(warehouse.settings(), "ml", name):
+        if warehouse.exists("ml", name):
             metadata = {"kept": "the table published by an earlier run is unchanged"}
         else:
             empty = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in columns.items()})
@@ -194,11 +193,15 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     table = table[["customer_unique_id", "product_id", "rank", "score", "probability"]]
     table = table.assign(model_version=version_label, model_family=champion.family)
     users, items = _embedding_tables(champion, customers, version_label)
+    # One publish: the lists and the vectors that reproduce their scores come from one version.
+    rows = warehouse.write_many(
+        {("ml", "recommendations"): table, ("ml", "user_embeddings"): users, ("ml", "item_embeddings"): items}
+    )
 
     yield dg.MaterializeResult(
         asset_key=["ml", "recommendations"],
         metadata={
-            "dagster/row_count": warehouse.write("ml", "recommendations", table),
+            "dagster/row_count": rows[("ml", "recommendations")],
             "customers": int(table["customer_unique_id"].nunique()),
             "champion_version": champion_version,
             "champion_family": champion.family,
@@ -225,9 +228,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     )
     yield dg.MaterializeResult(
         asset_key=["ml", "user_embeddings"],
-        metadata={"dagster/row_count": warehouse.write("ml", "user_embeddings", users), "model_version": version_label},
+        metadata={"dagster/row_count": rows[("ml", "user_embeddings")], "model_version": version_label},
     )
     yield dg.MaterializeResult(
         asset_key=["ml", "item_embeddings"],
-        metadata={"dagster/row_count": warehouse.write("ml", "item_embeddings", items), "model_version": version_label},
+        metadata={"dagster/row_count": rows[("ml", "item_embeddings")], "model_version": version_label},
     )

@@ -19,7 +19,6 @@ from ml.registry import CHAMPION
 from orchestration.lineage import lineage, registry_for
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
-from retail_intel.warehouse import table_exists
 
 METRICS = ("wape", "mape", "smape", "mae", "bias", "interval_coverage")
 TABLE_COLUMNS = ["date", "yhat", "yhat_lower", "yhat_upper", "model_name", "model_version"]
@@ -166,7 +165,7 @@ def revenue_forecast(
 def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reason: str) -> dg.MaterializeResult:
     """No forecast this run: keep what is published (or publish an empty table) and say why."""
     context.log.warning(f"ml.revenue_forecast: no new forecast: {reason}")
-    if table_exists(warehouse.settings(), "ml", "revenue_forecast"):
+    if warehouse.exists("ml", "revenue_forecast"):
         kept = warehouse.read("ml", "revenue_forecast")
         published = f"the previous forecast is kept ({len(kept)} rows)"
         row_count = len(kept)

@@ -1,0 +1,196 @@
+"""What every warehouse does, whichever engine holds it: the ``Warehouse`` interface.
+
+Build, then publish: readers see the previous tables or the new ones, never a mix.
+
+What is published together: the raw tables on their own, once their quality gate passed
+(``publish_raw``, from the graph's raw asset); then staging, intermediate and marts together,
+once every dbt test passed (``build_workspace``, from the dbt asset); then each score table
+(``write``). A failure at any step leaves what that step would have published exactly as it
+was; earlier steps stay published (raw files that pass their gate but fail a dbt test are
+published raw tables under the previous marts until the next good run).
+
+How each engine keeps that promise is its own business (``duckdb_file`` and ``postgres``);
+code outside this package never asks which engine it talks to.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+import duckdb
+import pandas as pd
+
+from retail_intel.raw.contract import RAW_FILES, RawFile
+from retail_intel.settings import Settings
+
+MART_TABLES = ("orders", "customers", "products", "daily_revenue", "customer_rfm", "user_item_interactions")
+
+
+class WarehouseBusyError(Exception):
+    """Something else holds what a run must change: another run, a writer, or readers' locks."""
+
+
+class TableMissing(LookupError):
+    """A table that was asked for is not published (or the warehouse does not exist yet)."""
+
+
+@dataclass(frozen=True)
+class WarehouseSummary:
+    location: str
+    table_rows: dict[str, int]
+    first_day: date | None
+    last_day: date | None
+    revenue: float
+
+    def render(self) -> str:
+        width = max(len(name) for name in self.table_rows)
+        lines = ["Tables (rows):"]
+        lines += [f"  {name:<{width}}  {rows:>10,}" for name, rows in self.table_rows.items()]
+        lines.append(f"Purchase days: {self.first_day} to {self.last_day}")
+        lines.append(f"Revenue (item prices of orders not canceled/unavailable): R$ {self.revenue:,.2f}")
+        lines.append(f"Warehouse: {self.location}")
+        return "\n".join(lines)
+
+
+class BuildWorkspace(ABC):
+    """Where the dbt layers are built before readers may see them; ``publish()`` swaps them in
+    at once. Leaving the ``with`` block without ``publish()`` publishes nothing."""
+
+    def __enter__(self) -> BuildWorkspace:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    @abstractmethod
+    def dbt_environment(self) -> dict[str, str]:
+        """Environment variables dbt's profile needs to build into this workspace."""
+
+    @abstractmethod
+    def publish(self) -> None:
+        """Make every table built here visible to readers, all at once."""
+
+
+class AppendTable(ABC):
+    """A table that only grows (serving events), kept apart from what runs replace."""
+
+    @abstractmethod
+    def insert(self, rows: Sequence[tuple]) -> int: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    def close(self) -> None:
+        return None
+
+
+class Warehouse(ABC):
+    """One tenant's warehouse. Table names are ``(layer, table)``; the tenant's schema names come
+    from its Settings. Frames read come back typed alike on every engine (floats, datetime64)."""
+
+    target: ClassVar[str]
+    # Whether tenants share one database (their schemas then carry the tenant's prefix).
+    tenants_share_database: ClassVar[bool]
+    # dbt builds the layers into "<schema><suffix>" inside the workspace.
+    build_schema_suffix: ClassVar[str]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def relation(self, layer: str, table: str) -> str:
+        return f"{quote_ident(self.settings.schema(layer))}.{quote_ident(table)}"
+
+    # ---- reading ---------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where the warehouse is, for messages; never includes a password."""
+
+    @abstractmethod
+    def exists(self, layer: str, table: str) -> bool: ...
+
+    def read(self, layer: str, table: str) -> pd.DataFrame:
+        return self.read_consistent({table: (layer, table)})[table]
+
+    @abstractmethod
+    def read_consistent(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, pd.DataFrame]:
+        """Several tables as of one published version (a run publishing meanwhile cannot mix
+        old and new). Raises TableMissing naming the first table that is not there."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Rows of a read-only query; parameters are bound, written ``?`` in ``sql``."""
+
+    @abstractmethod
+    def signature(self, tables: Sequence[tuple[str, str]]) -> str:
+        """Changes whenever a run publishes any of ``tables``; cheap enough to poll."""
+
+    # ---- writing ---------------------------------------------------------------------------
+    def write(self, layer: str, table: str, frame: pd.DataFrame) -> int:
+        """Replace ``<layer>.<table>`` by ``frame`` at once: readers see the old or the new table."""
+        return self.write_many({(layer, table): frame})[(layer, table)]
+
+    @abstractmethod
+    def write_many(self, frames: Mapping[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], int]:
+        """Replace several tables in one publish; returns each table's row count."""
+
+    @abstractmethod
+    def publish_raw(self, staging: duckdb.DuckDBPyConnection, raw_files: Sequence[RawFile]) -> None:
+        """Replace the published raw tables by validated ones from ``staging``'s ``raw`` schema, at once."""
+
+    @abstractmethod
+    def build_workspace(self, layers: Sequence[str]) -> BuildWorkspace:
+        """A workspace for ``layers``; raw is read from the published warehouse."""
+
+    @abstractmethod
+    def discard_unpublished(self) -> None:
+        """Remove what a killed run was building and had not published; published tables stay."""
+
+    @abstractmethod
+    def dbt_environment(self) -> dict[str, str]:
+        """Environment variables dbt's profile needs to read the published warehouse."""
+
+    @abstractmethod
+    def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
+        """Open (creating with ``ddl``, where ``{table}`` is the relation, if needed) a table that only grows."""
+
+    # ---- summary ---------------------------------------------------------------------------
+    def summarize(self) -> WarehouseSummary:
+        schema = self.settings.schema
+        tables = [f"{schema('raw')}.{raw.table_name}" for raw in RAW_FILES]
+        tables += [f"{schema('marts')}.{name}" for name in MART_TABLES]
+        counts = {table: self.query(f"SELECT count(*) FROM {table}")[0][0] for table in tables}
+        ((first_day, last_day, revenue),) = self.query(
+            f"SELECT min(date), max(date), coalesce(sum(revenue), 0) FROM {schema('marts')}.daily_revenue"
+        )
+        if isinstance(first_day, datetime):
+            first_day, last_day = first_day.date(), last_day.date()
+        return WarehouseSummary(self.description, counts, first_day, last_day, float(revenue))
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def typed_like_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drivers give Decimal and datetime.date objects where DuckDB gives floats and datetime64.
+    Code downstream (quality suites, models, the service) sees one shape, whichever the warehouse."""
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if values.empty:
+            continue
+        first = values.iloc[0]
+        if isinstance(first, Decimal):
+            frame[column] = frame[column].astype(float)
+        elif isinstance(first, date) and not isinstance(first, datetime):
+            frame[column] = pd.to_datetime(frame[column])
+    return frame

@@ -1,0 +1,125 @@
+"""Every Warehouse implementation keeps the same promises: what it writes it reads back with the
+same types, several tables read together come from one published version, a missing table is
+named, a publish changes the signature, and a failed batch publishes nothing.
+
+The DuckDB case is in the fast tier; the PostgreSQL case needs the server (slow tier).
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from retail_intel.raw.contract import RAW_FILES
+from retail_intel.settings import Settings
+from retail_intel.warehouse import TableMissing, Warehouse, warehouse_for
+from tests.support import make_settings
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=[pytest.mark.slow, pytest.mark.postgres])])
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        yield warehouse_for(make_settings(tmp_path / "home"))
+        return
+    env = request.getfixturevalue("postgres_env")
+    settings = Settings.from_env(env).with_(home=tmp_path / "home", tenant_id="contract", target="postgres")
+    yield warehouse_for(settings)
+    from retail_intel.warehouse.postgres import connect
+
+    with closing(connect(settings)) as connection, connection, connection.cursor() as cursor:
+        cursor.execute("select schema_name from information_schema.schemata where schema_name like 'contract\\_\\_%'")
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'drop schema "{schema}" cascade')
+
+
+def sample() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_unique_id": ["a", "b", "c"],
+            "score": [0.5, 0.25, 1.0],
+            "orders": [1, 2, 3],
+            "first_day": pd.to_datetime(["2018-01-01", "2018-02-01", "2018-03-01"]),
+            "active": [True, False, True],
+        }
+    )
+
+
+def test_what_is_written_reads_back_alike(warehouse):
+    assert not warehouse.exists("ml", "scores")
+    assert warehouse.write("ml", "scores", sample()) == 3
+    assert warehouse.exists("ml", "scores")
+    back = warehouse.read("ml", "scores").sort_values("customer_unique_id", ignore_index=True)
+    assert back["score"].tolist() == [0.5, 0.25, 1.0]
+    assert back["orders"].tolist() == [1, 2, 3]
+    assert pd.api.types.is_datetime64_any_dtype(back["first_day"])
+    assert back["first_day"].dt.date.tolist() == [date(2018, 1, 1), date(2018, 2, 1), date(2018, 3, 1)]
+    assert back["active"].tolist() == [True, False, True]
+
+
+def test_queries_bind_their_parameters(warehouse):
+    warehouse.write("ml", "scores", sample())
+    hostile = "a' or '1'='1"
+    relation = warehouse.relation("ml", "scores")
+    assert warehouse.query(f"select count(*) from {relation} where customer_unique_id = ?", [hostile]) == [(0,)]
+    assert warehouse.query(f"select orders from {relation} where customer_unique_id = ?", ["b"]) == [(2,)]
+
+
+def test_a_batch_is_published_together_and_changes_the_signature(warehouse):
+    before = warehouse.signature([("ml", "left"), ("ml", "right")])
+    counts = warehouse.write_many({("ml", "left"): sample(), ("ml", "right"): sample().head(1)})
+    assert counts == {("ml", "left"): 3, ("ml", "right"): 1}
+    after = warehouse.signature([("ml", "left"), ("ml", "right")])
+    assert after != before
+    frames = warehouse.read_consistent({"left": ("ml", "left"), "right": ("ml", "right")})
+    assert (len(frames["left"]), len(frames["right"])) == (3, 1)
+
+
+def test_a_failing_batch_publishes_none_of_its_tables(warehouse):
+    warehouse.write("ml", "left", sample())
+    unstorable = pd.DataFrame({"value": [1 + 2j]})  # no engine here stores complex numbers
+    with pytest.raises(Exception):  # noqa: B017 - each engine raises its own driver's error
+        warehouse.write_many({("ml", "left"): sample().head(1), ("ml", "broken"): unstorable})
+    assert len(warehouse.read("ml", "left")) == 3
+    assert not warehouse.exists("ml", "broken")
+
+
+def test_a_missing_table_is_named(warehouse):
+    warehouse.write("ml", "scores", sample())
+    with pytest.raises(TableMissing, match="ml.absent"):
+        warehouse.read_consistent({"scores": ("ml", "scores"), "absent": ("ml", "absent")})
+
+
+def test_raw_tables_publish_from_a_staging_connection(warehouse):
+    orders = next(raw_file for raw_file in RAW_FILES if raw_file.table_name == "olist_orders_dataset")
+    with duckdb.connect() as staging:
+        staging.execute("create schema raw")
+        columns = ", ".join(f'"{name}" varchar' for name, _ in orders.columns)
+        staging.execute(f"create table raw.olist_orders_dataset ({columns})")
+        staging.execute("insert into raw.olist_orders_dataset (order_id) values ('o1'), ('o2')")
+        warehouse.publish_raw(staging, [orders])
+    assert warehouse.query(f"select count(*) from {warehouse.relation('raw', 'olist_orders_dataset')}") == [(2,)]
+
+
+def test_a_build_workspace_publishes_only_when_told(warehouse):
+    warehouse.write("marts", "kept", sample())
+    with warehouse.build_workspace(["marts"]) as workspace:
+        assert isinstance(workspace.dbt_environment(), dict)
+    # Left without publish(): what was published stays, and the next workspace starts clean.
+    assert len(warehouse.read("marts", "kept")) == 3
+    warehouse.discard_unpublished()
+    assert len(warehouse.read("marts", "kept")) == 3
+
+
+def test_an_append_table_grows_and_counts(warehouse):
+    table = warehouse.append_table("events", "log", "create table if not exists {table} (id varchar, happened date)")
+    try:
+        assert table.count() == 0
+        assert table.insert([("x", date(2018, 1, 1)), ("y", date(2018, 1, 2))]) == 2
+        assert table.insert([]) == 0
+        assert table.count() == 2
+    finally:
+        table.close()
