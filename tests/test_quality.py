@@ -28,6 +28,7 @@ from retail_intel.quality import (
     load_suite,
     tables_in_suite,
     validate_table,
+    validate_tables,
 )
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.raw.loader import load_raw_dir
@@ -293,6 +294,29 @@ def test_data_docs_page_is_written_and_earlier_pages_survive(raw_frames, tmp_pat
     index = (docs / "index.html").read_text()
     assert ORDERS in index and ITEMS in index
     assert _validate_raw(ORDERS, raw_frames[ORDERS], raw_frames).data_docs_path is None
+
+
+
+def test_tables_validated_together_get_their_own_results_and_pages(raw_frames, tmp_path):
+    docs = tmp_path / "docs"
+    broken = raw_frames[ITEMS].copy()
+    broken.loc[0, "price"] = -1.0
+    together = validate_tables(
+        "raw", {ORDERS: raw_frames[ORDERS], ITEMS: broken}, context_frames=raw_frames, data_docs_dir=docs
+    )
+
+    assert list(together) == [ORDERS, ITEMS]
+    assert together[ORDERS].passed and not together[ITEMS].passed
+    for table, frame in ((ORDERS, raw_frames[ORDERS]), (ITEMS, broken)):
+        alone = _validate_raw(table, frame, {**raw_frames, ITEMS: broken})
+        assert together[table].results == alone.results
+        page = together[table].data_docs_path
+        assert page is not None and page.is_file() and docs in page.parents
+    assert together[ORDERS].data_docs_path != together[ITEMS].data_docs_path
+    items_page, orders_page = (together[table].data_docs_path.read_text() for table in (ITEMS, ORDERS))
+    assert "shipping_limit_date" in items_page and "shipping_limit_date" not in orders_page
+    index = (docs / "index.html").read_text()
+    assert ORDERS in index and ITEMS in index
 
 
 # ---- marts -----------------------------------------------------------------------------------

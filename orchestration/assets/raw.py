@@ -62,13 +62,12 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         for raw_file in RAW_FILES:
             if raw_file.table_name not in context_frames and warehouse.exists("raw", raw_file.table_name):
                 context_frames[raw_file.table_name] = warehouse.read("raw", raw_file.table_name)
-        suite_results = [
-            quality.validate_table(
-                "raw", table, frame, context_frames=context_frames, data_docs_dir=settings.quality_reports_dir / "raw"
-            )
-            for table, frame in frames.items()
-            if table in quality.tables_in_suite("raw")
-        ]
+        suite_results = quality.validate_tables(
+            "raw",
+            {table: frame for table, frame in frames.items() if table in quality.tables_in_suite("raw")},
+            context_frames=context_frames,
+            data_docs_dir=settings.quality_reports_dir / "raw",
+        ).values()
         events = [
             check_result(raw_asset_key(result.table), check, result.data_docs_path)
             for result in suite_results

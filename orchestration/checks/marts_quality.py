@@ -21,17 +21,17 @@ def marts_quality(context: dg.AssetCheckExecutionContext, config: MartsQualityCo
     settings = warehouse.settings()
     tables = sorted({key.asset_key.path[-1] for key in context.selected_asset_check_keys})
     # Cross-table checks (freshness compares orders with the RFM as-of date) need their peers.
-    frames = {table: warehouse.read("marts", table) for table in quality.tables_in_suite("marts")}
+    marts = {table: ("marts", table) for table in quality.tables_in_suite("marts")}
+    frames = warehouse.warehouse().read_consistent(marts)
     blocking = []
-    for table in tables:
-        result = quality.validate_table(
-            "marts",
-            table,
-            frames[table],
-            context_frames=frames,
-            config=quality.QualityConfig(max_age_days=config.max_age_days),
-            data_docs_dir=settings.quality_reports_dir / "marts",
-        )
+    results = quality.validate_tables(
+        "marts",
+        {table: frames[table] for table in tables},
+        context_frames=frames,
+        config=quality.QualityConfig(max_age_days=config.max_age_days),
+        data_docs_dir=settings.quality_reports_dir / "marts",
+    )
+    for table, result in results.items():
         blocking += result.blocking_failures
         for check in result.results:
             if dg.AssetCheckKey(mart_key(table), check.name) in context.selected_asset_check_keys:
