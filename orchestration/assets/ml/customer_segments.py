@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from ml.registry import CHAMPION
 from ml.segments import RFM_COLUMNS, fit_segmenter, named_segments, segment_stability, segment_summary, silhouette
-from orchestration.lineage import lineage, registry_for
+from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 
@@ -38,11 +37,11 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
     as_of = str(rfm["as_of_date"].max())[:10]
     segmenter, silhouettes = fit_segmenter(rfm, k=config.k, k_range=(config.k_min, config.k_max), seed=config.seed)
 
-    registry = registry_for(settings)
-    model_name = settings.registered_model_name("customer_segmenter")
-    logged = registry.log_model_version(
-        model_name=model_name,
-        model=segmenter,
+    flow = ChampionFlow(settings, "customer_segmenter")
+    crowned = flow.crown(
+        segmenter,
+        trained_on=rfm,
+        as_of=as_of,
         input_example=rfm[list(RFM_COLUMNS)].head(5),
         params={"k": segmenter.k, "k_range": f"{config.k_min}-{config.k_max}", "seed": config.seed},
         # The k search ran on a sample; the headline is the chosen segmenter's on every customer.
@@ -50,25 +49,19 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
             "silhouette": silhouette(segmenter, rfm, seed=config.seed),
             **{f"silhouette_k{k}": s for k, s in silhouettes.items()},
         },
-        lineage=lineage(settings, rfm, as_of),
-    )
-    decision = registry.promote_if_better(
-        model_name,
-        logged.version,
-        lambda model: silhouette(model, rfm, seed=config.seed),
+        evaluate=lambda model: silhouette(model, rfm, seed=config.seed),
         metric="silhouette",
         higher_is_better=True,
         holdout=f"marts.customer_rfm as of {as_of}",
+        log=context.log,
     )
-    context.log.info(f"{model_name} v{logged.version}: {decision.reason}")
-    champion_version = registry.version_for(model_name, CHAMPION)
-    champion = registry.load(model_name, champion_version)
+    champion = crowned.champion
 
     table = rfm[["customer_unique_id", "recency_days", "frequency", "monetary"]].copy()
     table["monetary"] = table["monetary"].astype(float)
     table["segment"] = named_segments(rfm)
     table["cluster"] = champion.predict(rfm).astype("int64")
-    table["model_version"] = f"{model_name}/{champion_version}"
+    table["model_version"] = crowned.version_label
     table = table[
         ["customer_unique_id", "segment", "cluster", "recency_days", "frequency", "monetary", "model_version"]
     ]
@@ -78,16 +71,16 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
         else None
     )
     if stability is not None:
-        registry.client.log_metric(logged.run_id, "segment_stability", stability)
+        flow.log_metric(crowned, "segment_stability", stability)
     summary = segment_summary(table)
     rows = warehouse.write_many({("ml", "customer_segments"): table, ("ml", "segment_summary"): summary})
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_segments"],
         metadata={
             "dagster/row_count": rows[("ml", "customer_segments")],
-            "champion_version": champion_version,
-            "challenger_version": logged.version,
-            "promotion": decision.reason,
+            "champion_version": crowned.champion_version,
+            "challenger_version": crowned.challenger_version,
+            "promotion": crowned.decision.reason,
             "k": champion.k,
             "silhouette_by_k": dg.MetadataValue.json({str(k): round(s, 4) for k, s in silhouettes.items()}),
             "segment_stability": dg.MetadataValue.float(stability) if stability is not None else "first run",

@@ -9,8 +9,7 @@ from ml.recommender import RecommenderConfig, train_and_evaluate
 from ml.recommender.pipeline import NotEnoughHistory
 from ml.recommender.registered import HOLDOUT_METRIC, RegisteredRecommender
 from ml.recommender.report import evaluation_report, metrics_plot
-from ml.registry import CHAMPION
-from orchestration.lineage import lineage, registry_for
+from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 from retail_intel.switch import FROZEN, OFF, EngineSwitch
@@ -147,18 +146,23 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         return
     challenger = RegisteredRecommender.from_result(result)
 
-    registry = registry_for(settings)
-    model_name = settings.registered_model_name("recommender")
+    flow = ChampionFlow(settings, "recommender")
     as_of = str(pd.Timestamp(result.split["end"]) - pd.Timedelta(days=1))[:10]
     report = evaluation_report(result)
-    plot = metrics_plot(result.metrics, title=f"{model_name}: test window from {result.split['cutoff'][:10]}")
-    logged = registry.log_model_version(
-        model_name=model_name,
-        model=challenger,
+    plot = metrics_plot(result.metrics, title=f"{flow.model_name}: test window from {result.split['cutoff'][:10]}")
+
+    def holdout(model: RegisteredRecommender) -> float:
+        return float(
+            model.holdout_metrics(interactions, customers, products, orders, challenger.test_days)[HOLDOUT_METRIC]
+        )
+
+    crowned = flow.crown(
+        challenger,
+        trained_on=interactions,
+        as_of=as_of,
         input_example=customers[["customer_unique_id", "customer_state"]].head(3),
         params={**result.params(), **_candidate_params(result.candidates), "exclude_bought": config.exclude_bought},
         metrics=result.flat_metrics(),
-        lineage=lineage(settings, interactions, as_of),
         artifacts={
             "report.md": report,
             "metrics.png": plot,
@@ -168,26 +172,15 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
             "validation_lead_over_candidates.csv": result.validation_comparisons.to_csv(index=False),
             "validation_metrics.csv": result.validation_metrics.to_csv(index=False),
         },
-    )
-
-    def holdout(model: RegisteredRecommender) -> float:
-        return float(
-            model.holdout_metrics(interactions, customers, products, orders, challenger.test_days)[HOLDOUT_METRIC]
-        )
-
-    decision = registry.promote_if_better(
-        model_name,
-        logged.version,
-        holdout,
+        evaluate=holdout,
         metric=f"{HOLDOUT_METRIC} (full catalogue, all customers)",
         higher_is_better=True,
         holdout=f"first purchases from {result.split['cutoff'][:10]} to {as_of}",
         hold=f"engine frozen by {engine.changed_by} at {engine.changed_at}" if engine.state == FROZEN else None,
+        log=context.log,
+        prepare=lambda model: model.for_data(interactions, customers, products, orders),
     )
-    context.log.info(f"{model_name} v{logged.version}: {decision.reason}")
-    champion_version = registry.version_for(model_name, CHAMPION)
-    champion = registry.load(model_name, champion_version).for_data(interactions, customers, products, orders)
-    version_label = f"{model_name}/{champion_version}"
+    champion, version_label = crowned.champion, crowned.version_label
 
     table = champion.recommend(customers, config.top_k, config.exclude_bought)
     table = table[["customer_unique_id", "product_id", "rank", "score", "probability"]]
@@ -203,16 +196,16 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         metadata={
             "dagster/row_count": rows[("ml", "recommendations")],
             "customers": int(table["customer_unique_id"].nunique()),
-            "champion_version": champion_version,
+            "champion_version": crowned.champion_version,
             "champion_family": champion.family,
-            "challenger_version": logged.version,
+            "challenger_version": crowned.challenger_version,
             "challenger_family": result.chosen_name,
             "chosen_because": result.chosen_reason,
             "candidates": dg.MetadataValue.md(
                 result.candidates.drop(columns="family").to_markdown(index=False, floatfmt=".4f")
             ),
             "protocols_not_applicable": dg.MetadataValue.json(result.not_applicable),
-            "promotion": decision.reason,
+            "promotion": crowned.decision.reason,
             "beats_every_baseline": result.beats_baselines(),
             "beats_every_baseline_beyond_noise": result.beats_baselines(significant=True),
             "hr_at_10_full_catalog": dg.MetadataValue.json(_headline(result.metrics, "full_catalog")),

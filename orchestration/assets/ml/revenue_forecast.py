@@ -15,8 +15,7 @@ from ml.forecast import (
     prepare_history,
 )
 from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
-from ml.registry import CHAMPION
-from orchestration.lineage import lineage, registry_for
+from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
 from orchestration.resources import WarehouseResource
 
@@ -89,14 +88,14 @@ def revenue_forecast(
         return _skipped(context, warehouse, str(error))
     challenger = RegisteredForecaster(result.model, config.seed)
 
-    registry = registry_for(settings)
-    model_name = settings.registered_model_name("revenue_forecast")
     as_of = str(pd.to_datetime(daily["date"]).max().date())
     stepped_aside = result.candidates.loc[result.candidates["status"] != FITTED].set_index("candidate")["reason"]
     n_folds = int(result.candidates.loc[result.candidates["chosen"], "folds_scored"].iloc[0])
-    logged = registry.log_model_version(
-        model_name=model_name,
-        model=challenger,
+    days = holdout_days(len(daily), config.horizon)
+    crowned = ChampionFlow(settings, "revenue_forecast").crown(
+        challenger,
+        trained_on=daily,
+        as_of=as_of,
         input_example=pd.DataFrame({"horizon": [config.horizon]}),
         params={
             "winner": result.winner,
@@ -111,42 +110,38 @@ def revenue_forecast(
             **_candidate_metrics(result),
             "wape": float(result.candidates.set_index("candidate").loc[result.winner, "wape"]),
         },
-        lineage=lineage(settings, daily, as_of),
         artifacts={
             "forecast.png": result.plot_png,
             "backtest.csv": result.backtest.to_csv(index=False),
             "candidates.csv": result.candidates.to_csv(index=False),
             "report.md": _report(result),
         },
-    )
-    days = holdout_days(len(daily), config.horizon)
-    decision = registry.promote_if_better(
-        model_name,
-        logged.version,
-        lambda model: holdout_wape(model, daily, config.horizon),
+        evaluate=lambda model: holdout_wape(model, daily, config.horizon),
         metric="holdout_wape",
         higher_is_better=False,
         holdout=f"last {days} days to {as_of}",
+        log=context.log,
+        note=result.reason,
+        prepare=lambda model: model.refit(daily),
+        # The challenger is already fitted on all history: no second fit when it was promoted.
+        reuse_challenger=True,
     )
-    context.log.info(f"{model_name} v{logged.version}: {result.reason}; {decision.reason}")
-    champion_version = registry.version_for(model_name, CHAMPION)
-    # The challenger is already fitted on all history: no second fit when it was promoted.
-    champion = (
-        challenger if champion_version == logged.version else registry.load(model_name, champion_version).refit(daily)
-    )
+    champion = crowned.champion
     forecast = champion.predict(pd.DataFrame({"horizon": [config.horizon]}))
-    forecast["model_version"] = f"{model_name}/{champion_version}"
+    forecast["model_version"] = crowned.version_label
     table = forecast[TABLE_COLUMNS]
-    plot = plot_forecast(prepare_history(daily), table, title=f"{champion.name} ({model_name} v{champion_version})")
+    plot = plot_forecast(
+        prepare_history(daily), table, title=f"{champion.name} ({crowned.model_name} v{crowned.champion_version})"
+    )
     candidates = result.candidates[["candidate", "status", "reason", "folds_scored", "wape", "mape", "smape", "mae"]]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": warehouse.write("ml", "revenue_forecast", table),
-            "champion": f"{champion.name}, version {champion_version}",
+            "champion": f"{champion.name}, version {crowned.champion_version}",
             "backtest_winner": result.winner,
             "chosen_because": result.reason,
             "prophet_lost_to": result.prophet_lost_to or "Prophet won or did not run",
-            "promotion": decision.reason,
+            "promotion": crowned.decision.reason,
             "backtest_wape": dg.MetadataValue.json(
                 {
                     name: round(value, 4)
