@@ -6,16 +6,25 @@ probability decide the band: at or above ``high_visibility`` the item gets promi
 placement, from ``coupon`` up a coupon, below nothing. The summary counts customers per
 band and the purchases the probabilities imply, so marketing can see whether the
 thresholds suit the data before a campaign goes out.
+
+``run_campaign`` is the whole batch on a warehouse: it reads the published tables, writes
+ml.coupon_targets and the campaign CSV; the command only parses options and prints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from apps.rules import BusinessRules, apply_rules
+from apps.rules import Bands, BusinessRules, apply_rules
+
+if TYPE_CHECKING:
+    from retail_intel.warehouse import Warehouse
 
 ACTIONS = {"high_visibility": "prominent placement", "coupon": "send coupon", "standard": "no action"}
 SHARES = (0.01, 0.05, 0.10)
@@ -27,6 +36,46 @@ class Targets:
     summary: pd.DataFrame  # per band: customers, share, expected purchases, mean probability
     suggestions: pd.DataFrame  # probability thresholds that would target the top 1%, 5%, 10%
     without_items: int  # customers the rules left with nothing
+
+
+@dataclass
+class CampaignResult(Targets):
+    campaign: pd.DataFrame  # the coupon and high-visibility bands: the rows of the campaign CSV
+    path: Path  # where the campaign CSV was written
+
+
+class RecommendationsMissing(LookupError):
+    """ml.recommendations is not published yet, so there is no list to target from."""
+
+
+def with_bands(
+    rules: BusinessRules, high_visibility: float | None = None, coupon: float | None = None
+) -> BusinessRules:
+    """``rules`` with the thresholds given in place of the rules file's; ValueError unless
+    ``0 <= coupon <= high_visibility <= 1``."""
+    bands = Bands(
+        high_visibility=rules.bands.high_visibility if high_visibility is None else high_visibility,
+        coupon=rules.bands.coupon if coupon is None else coupon,
+    )
+    return dataclasses.replace(rules, bands=bands)
+
+
+def run_campaign(warehouse: Warehouse, rules: BusinessRules, path: Path) -> CampaignResult:
+    """Targets every customer with a published list: writes ml.coupon_targets, and the customers
+    outside the standard band to the campaign CSV at ``path``."""
+    if not warehouse.exists("ml", "recommendations"):
+        raise RecommendationsMissing("ml.recommendations is not published yet: run `retail-intel run` first")
+    frames = warehouse.read_consistent(
+        {"products": ("marts", "products"), "customers": ("marts", "customer_rfm"), "lists": ("ml", "recommendations")}
+    )
+    categories = frames["products"].set_index("product_id")["category"]
+    states = frames["customers"].set_index("customer_unique_id")["customer_state"]
+    result = coupon_targets(frames["lists"], categories, states, rules)
+    warehouse.write("ml", "coupon_targets", result.targets)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    campaign = result.targets.loc[result.targets["band"] != "standard"]
+    campaign.to_csv(path, index=False)
+    return CampaignResult(**vars(result), campaign=campaign, path=path)
 
 
 def coupon_targets(
