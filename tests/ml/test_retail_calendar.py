@@ -22,8 +22,8 @@ def test_black_friday_is_the_day_after_the_fourth_thursday_of_november_2016_to_2
 
 
 def test_the_generator_and_the_forecast_use_the_same_calendar():
-    import ml.forecast
+    import ml.forecast.events
     from retail_intel.generator import model
 
     assert model.black_friday is calendar.black_friday
-    assert ml.forecast.black_friday is calendar.black_friday
+    assert ml.forecast.events.black_friday is calendar.black_friday
