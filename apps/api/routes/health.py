@@ -1,0 +1,33 @@
+"""Liveness, readiness and the Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from apps.api.deps import ServiceDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(service: ServiceDep) -> JSONResponse:
+    snapshot = service.snapshots.current()
+    body = {
+        "ready": snapshot is not None,
+        "model_version": snapshot.model_version if snapshot else None,
+        "engine": service.switch.state,
+        "last_error": service.snapshots.last_error,
+    }
+    return JSONResponse(body, status_code=200 if snapshot is not None else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(service: ServiceDep) -> Response:
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,97 @@
+"""The state every route shares, one per app: built by ``create_app``, reached through ``deps.ServiceDep``."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import HTTPException
+
+from apps.api.metrics import Metrics
+from apps.api.schemas import Item, Recommendations
+from apps.api.snapshot import Snapshot, Snapshots
+from apps.rules import BusinessRules, load_rules, rules_for_one
+from retail_intel.events import EventStore
+from retail_intel.settings import Settings
+from retail_intel.switch import OFF, EngineSwitch
+
+
+class Service:
+    """What the endpoints share: snapshots, rules, switch, events, metrics."""
+
+    def __init__(self, settings: Settings, snapshots: Snapshots) -> None:
+        self.settings = settings
+        self.snapshots = snapshots
+        self.switch = EngineSwitch(settings.engine_switch_path)
+        self.metrics = Metrics()
+        self.events: EventStore | None = None
+        self._rules: tuple[float, BusinessRules] | None = None
+        self._reported_version: str | None = None
+
+    def rules(self) -> BusinessRules:
+        path = self.settings.rules_path
+        modified = path.stat().st_mtime_ns
+        if self._rules is None or self._rules[0] != modified:
+            self._rules = (modified, load_rules(path))
+        return self._rules[1]
+
+    def snapshot(self) -> Snapshot:
+        snapshot = self.snapshots.current()
+        if snapshot is None:
+            raise HTTPException(503, f"not ready: {self.snapshots.last_error or 'loading'}")
+        if snapshot.model_version != self._reported_version:  # only when a new champion arrived
+            self.metrics.model_version.clear()
+            self.metrics.model_version.labels(snapshot.model_version).set(1)
+            self._reported_version = snapshot.model_version
+        return snapshot
+
+    def snapshot_or_disabled(self, customer: str | None, request_id: str) -> Snapshot | Recommendations:
+        if self.switch.state == OFF:
+            return self.disabled(customer, request_id)
+        return self.snapshot()
+
+    def answer(
+        self, snapshot: Snapshot, customer: str | None, candidates: list[tuple], k: int, request_id: str, **extra
+    ) -> Recommendations:
+        """``candidates``: (product_id, score, probability, category) tuples, best first."""
+        rules = self.rules()
+        state = extra.get("state") or (snapshot.states.get(customer) if customer else None)
+        state = None if state is None or state != state else str(state)
+        hits: Counter = Counter()
+        kept, reason = rules_for_one(customer or "", state, candidates, rules, k, hits)
+        for rule, count in hits.items():
+            self.metrics.rule_hits.labels(rule).inc(count)
+        items = [
+            Item(
+                product_id=product,
+                rank=rank,
+                score=score,
+                probability=probability,
+                band=band,
+                category=None if category is None or category != category else str(category),
+            )  # fmt: skip
+            for product, rank, score, probability, category, band in kept
+        ]
+        return Recommendations(
+            customer_unique_id=customer,
+            status="ok" if items else "empty",
+            reason=reason,
+            items=items,
+            cold_start=extra.get("cold_start", False),
+            model_version=extra.get("model_version") or snapshot.model_version,
+            rules_version=rules.version,
+            engine=self.switch.state,
+            request_id=request_id,
+        )
+
+    def disabled(self, customer: str | None, request_id: str) -> Recommendations:
+        record = self.switch.current()
+        return Recommendations(
+            customer_unique_id=customer,
+            status="disabled",
+            reason=f"the recommendation engine is off (set by {record.changed_by} at {record.changed_at})",
+            items=[],
+            model_version=None,
+            rules_version=self.rules().version,
+            engine=OFF,
+            request_id=request_id,
+        )
