@@ -10,7 +10,7 @@ from datetime import date
 from .catalog import CATEGORIES
 
 N_CATEGORIES = len(CATEGORIES)
-MAX_ITEMS_PER_ORDER = 6  # the length of model.ITEMS_PER_ORDER_P
+MAX_ITEMS_PER_ORDER = 6  # the length of items.ITEMS_PER_ORDER_P
 
 
 def _is_int(value: object) -> bool:
