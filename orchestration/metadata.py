@@ -11,19 +11,18 @@ from retail_intel.warehouse import warehouse_for
 PREVIEW_ROWS = 5
 
 
-def table_metadata(settings: Settings, layer: str, table: str) -> dict[str, object]:
-    schema = settings.schema(layer)
-    warehouse = warehouse_for(settings)
-    columns = warehouse.query(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table],
-    )
-    (rows,) = warehouse.query(f"select count(*) from {warehouse.relation(layer, table)}")[0]
+def tables_metadata(settings: Settings, tables: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, object]]:
+    """Row count, column schema and name of each published table, read in one go."""
+    descriptions = warehouse_for(settings).describe(tables)
     return {
-        "dagster/row_count": int(rows),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
-        "dagster/table_name": f"{schema}.{table}",
+        (layer, table): {
+            "dagster/row_count": description.rows,
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(name, kind) for name, kind in description.columns]
+            ),
+            "dagster/table_name": f"{settings.schema(layer)}.{table}",
+        }
+        for (layer, table), description in descriptions.items()
     }
 
 

@@ -87,6 +87,13 @@ def test_a_failing_batch_publishes_none_of_its_tables(warehouse):
     assert not warehouse.exists("ml", "broken")
 
 
+def test_tables_are_described_by_their_columns_and_rows(warehouse):
+    warehouse.write_many({("ml", "scores"): sample(), ("marts", "other"): sample().head(2)})
+    described = warehouse.describe([("ml", "scores"), ("marts", "other")])
+    assert described[("ml", "scores")].rows == 3 and described[("marts", "other")].rows == 2
+    assert [name for name, _ in described[("ml", "scores")].columns] == list(sample().columns)
+
+
 def test_a_missing_table_is_named(warehouse):
     warehouse.write("ml", "scores", sample())
     with pytest.raises(TableMissing, match="ml.absent"):

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.dbt_project import MODEL_LAYERS, dbt_environ, dbt_vars
-from orchestration.metadata import table_metadata
+from orchestration.metadata import tables_metadata
 from orchestration.resources import WarehouseResource
 from orchestration.translator import LayeredDbtTranslator
 
@@ -47,13 +47,17 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                     allow_retries=False,
                 )
             workspace.publish()
+        built = [
+            tuple(context.asset_key_for_output(event.output_name).path)
+            for event in events
+            if isinstance(event, dg.Output)
+        ]
+        described = tables_metadata(settings, built)
         for event in events:
             if isinstance(event, dg.Output):
-                layer, name = context.asset_key_for_output(event.output_name).path
+                key = tuple(context.asset_key_for_output(event.output_name).path)
                 yield dg.Output(
-                    value=None,
-                    output_name=event.output_name,
-                    metadata={**event.metadata, **table_metadata(settings, layer, name)},
+                    value=None, output_name=event.output_name, metadata={**event.metadata, **described[key]}
                 )
             else:
                 yield event

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import duckdb
 
-from orchestration.metadata import table_metadata
+from orchestration.metadata import tables_metadata
 from orchestration.quality import check_result, check_specs, describe_blocking
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
@@ -87,13 +87,14 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         published_at = time.perf_counter()
 
     data_docs = {result.table: result.data_docs_path for result in suite_results if result.data_docs_path}
+    described = tables_metadata(settings, [("raw", table.raw_file.table_name) for table in loaded])
     for table in loaded:
         docs = data_docs.get(table.raw_file.table_name)
         yield dg.MaterializeResult(
             asset_key=raw_asset_key(table.raw_file.table_name),
             metadata={
                 **({"data_docs": dg.MetadataValue.path(str(docs))} if docs else {}),
-                **table_metadata(settings, "raw", table.raw_file.table_name),
+                **described[("raw", table.raw_file.table_name)],
                 "source_file": dg.MetadataValue.path(str(settings.raw_dir / table.raw_file.file_name)),
                 # For the whole step (all selected files), so that the benchmark can split it.
                 "seconds_loading": round(loaded_at - started + published_at - checked_at, 3),
