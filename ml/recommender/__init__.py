@@ -11,8 +11,8 @@ from ml.recommender.metrics import (
     sampled_metrics,
     sampled_ranks,
 )
-from ml.recommender.model import TwoTowerRecommender
 from ml.recommender.pipeline import RecommenderConfig, RecommenderResult, train_and_evaluate
+from ml.recommender.scorer import TwoTowerRecommender
 from ml.recommender.split import TimeSplit, known_before, purchase_events, split_by_time
 
 

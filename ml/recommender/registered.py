@@ -19,7 +19,7 @@ from ml.recommender.candidates import FitData, ItemBasedRecommender, TwoTowerFit
 from ml.recommender.evaluation import FULL, EvaluationTask, metrics_table, run_scorer
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.frames import object_ids
-from ml.recommender.model import TwoTowerRecommender
+from ml.recommender.scorer import TwoTowerRecommender
 from ml.recommender.split import data_end, known_before, split_by_time
 from ml.recommender.train import TrainingLog
 from ml.registry import NotComparable

@@ -22,7 +22,7 @@ from ml.recommender.candidates import ItemBasedRecommender, TwoTowerFitted
 from ml.recommender.features import UNKNOWN
 from ml.recommender.frames import isin
 from ml.recommender.metrics import top_k_positions
-from ml.recommender.model import TwoTowerRecommender
+from ml.recommender.scorer import TwoTowerRecommender
 
 
 @dataclass

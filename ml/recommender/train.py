@@ -26,18 +26,14 @@ import torch
 from torch.nn import functional
 
 from ml.recommender.cores import training_threads
+from ml.recommender.encoder import FeatureEncoder, UserInputs
 from ml.recommender.evaluation import recall_at_k
 from ml.recommender.features import item_dynamic_features
 from ml.recommender.frames import in_key_order, isin
-from ml.recommender.model import (
-    FeatureEncoder,
-    TwoTowerNet,
-    TwoTowerRecommender,
-    UserInputs,
-    choose_device,
-    seeded_torch,
-)
+from ml.recommender.network import TwoTowerNet
+from ml.recommender.scorer import TwoTowerRecommender
 from ml.recommender.split import known_before, purchase_events, sample_customers, training_windows
+from ml.recommender.torch_runtime import choose_device, seeded_torch
 
 
 @dataclass

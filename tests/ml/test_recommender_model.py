@@ -23,8 +23,9 @@ from ml.recommender import (
 from ml.recommender.candidates import two_tower
 from ml.recommender.features import check_orders, customer_states
 from ml.recommender.frames import object_ids
-from ml.recommender.model import MaskDropout, PopularityPrior
+from ml.recommender.network import MaskDropout
 from ml.recommender.next_purchase import split_next_purchase
+from ml.recommender.prior import PopularityPrior
 from ml.recommender.registered import RegisteredRecommender
 from ml.recommender.split import purchase_events
 from ml.recommender.train import fit_two_tower

@@ -21,7 +21,8 @@ from ml.recommender.candidates.base import DataShape, FitData, Scorer
 from ml.recommender.cores import torch_threads
 from ml.recommender.evaluation import EvaluationTask, customer_figures, run_scorer
 from ml.recommender.frames import isin
-from ml.recommender.model import PopularityPrior, TwoTowerRecommender
+from ml.recommender.prior import PopularityPrior
+from ml.recommender.scorer import TwoTowerRecommender
 from ml.recommender.split import purchase_events, sample_customers
 from ml.recommender.train import TrainingLog, fit_two_tower
 
