@@ -52,9 +52,16 @@ def dbt_cli(settings: Settings) -> DbtCliResource:
 @contextmanager
 def dbt_environ(settings: Settings, workspace: BuildWorkspace | None = None) -> Iterator[None]:
     """The environment dbt needs, inside the block: dagster-dbt hands this process's environment
-    to dbt, and the profile reads where to build (the workspace, else the published warehouse) from it."""
+    to dbt, and the profile reads where to build from it.
+
+    DBT_TARGET_PATH names the folder of the prepared manifest, whose partial_parse.msgpack
+    dagster-dbt copies into each invocation's own target folder: the build then skips dbt's
+    full parse (about 4 s of a 100K build). dbt reuses that state only if the profile's
+    connection details are those of the parse, so the parse runs with the build's environment.
+    """
     values = {
         **(workspace or warehouse_for(settings)).dbt_environment(),
+        "DBT_TARGET_PATH": str(manifest_dir(settings)),
         "DBT_LOG_PATH": str(settings.dbt_state_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
@@ -77,7 +84,10 @@ def manifest_dir(settings: Settings) -> Path:
 
 
 def _fingerprint(settings: Settings) -> str:
-    digest = hashlib.sha256(json.dumps(dbt_vars(settings), sort_keys=True).encode())
+    # The environment is in it because dbt's partial-parse state is only valid for the same profile.
+    digest = hashlib.sha256(
+        json.dumps([dbt_vars(settings), warehouse_for(settings).dbt_environment()], sort_keys=True).encode()
+    )
     project_dir = settings.dbt_project_dir
     for path in sorted(project_dir.rglob("*")):
         if path.is_file() and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in path.parts:

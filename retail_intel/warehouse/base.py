@@ -159,7 +159,8 @@ class Warehouse(ABC):
 
     @abstractmethod
     def dbt_environment(self) -> dict[str, str]:
-        """Environment variables dbt's profile needs to read the published warehouse."""
+        """Environment variables dbt's profile needs to build into this warehouse's workspace
+        (dbt builds nowhere else; a parse with them writes a state that the build can reuse)."""
 
     @abstractmethod
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:

@@ -121,7 +121,12 @@ class DuckDBWarehouse(Warehouse):
         shutil.rmtree(self.settings.publish_dir, ignore_errors=True)
 
     def dbt_environment(self) -> dict[str, str]:
-        return {"RETAIL_INTEL_DUCKDB_PATH": str(self.path)}
+        return {"RETAIL_INTEL_DUCKDB_PATH": str(self.build_path)}
+
+    @property
+    def build_path(self) -> Path:
+        """The build workspace's copy: the same name as the published file, in ``settings.build_dir``."""
+        return self.settings.build_dir / self.path.name
 
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
         # Not in the published file: every run replaces it, and the service holds it read-only.
@@ -185,7 +190,7 @@ class DuckDBBuildWorkspace(BuildWorkspace):
             shutil.rmtree(self.warehouse.settings.build_dir, ignore_errors=True)
 
     def dbt_environment(self) -> dict[str, str]:
-        return {"RETAIL_INTEL_DUCKDB_PATH": str(self.path)}
+        return self.warehouse.dbt_environment()
 
     def publish(self) -> None:
         self.warehouse.replace_published(self.path)
