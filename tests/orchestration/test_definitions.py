@@ -1,5 +1,6 @@
 """The code location: every layer is there as assets, with checks, a schedule and a sensor."""
 
+import importlib.metadata
 import os
 import shutil
 
@@ -71,3 +72,17 @@ def test_sensor_requests_a_run_only_when_files_change(tmp_path, generated_raw_di
     orders.unlink()
     incomplete = new_raw_files(dg.build_sensor_context(cursor=first.run_key, resources={"warehouse": warehouse}))
     assert isinstance(incomplete, dg.SkipReason) and "nine" in str(incomplete.skip_message)
+
+
+def test_the_dbt_resource_skips_what_dagster_dbt_does_before_each_command(settings):
+    """dagster-dbt runs `dbt --version` and loads dbt's adapter before every command (3.5 s a
+    build); DbtCli overrides the private names it does it with, so they must still be there."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_project import DbtCli, dbt_cli
+
+    assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
+    resource = dbt_cli(settings)
+    assert isinstance(resource, DbtCli)
+    assert str(resource._cli_version) == importlib.metadata.version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
