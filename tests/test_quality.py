@@ -231,6 +231,21 @@ def test_unparsed_timestamps_and_numeric_zip_codes_fail_the_type_checks(raw_fram
     assert not zip_type.passed and zip_type.observed == "int64" and zip_type.sample_rows == []
 
 
+def test_text_columns_pass_on_their_dtype_and_a_number_among_objects_fails():
+    sellers = pd.DataFrame(
+        {
+            "seller_id": pd.Series(["s1", "s2"], dtype="str"),
+            "seller_zip_code_prefix": pd.Series(["01001", 1234], dtype=object),
+            "seller_city": pd.Series(["sao paulo", None], dtype="str"),
+            "seller_state": pd.Series(["SP", "RJ"], dtype=object),
+        }
+    )
+    results = {check.name: check for check in validate_table("raw", "olist_sellers_dataset", sellers).results}
+    assert results["sellers_seller_id_type"].passed and results["sellers_seller_city_type"].passed
+    assert results["sellers_seller_state_type"].passed  # objects, every one a str
+    assert not results["sellers_seller_zip_code_prefix_type"].passed
+
+
 def test_missing_column_fails_its_checks_without_aborting_the_suite(raw_frames):
     items = raw_frames[ITEMS].drop(columns=["price"])
 

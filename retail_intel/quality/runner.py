@@ -44,9 +44,12 @@ def _for_gx(frame: pd.DataFrame) -> pd.DataFrame:
     # A unique RangeIndex makes GX's unexpected indices point at exactly one row each.
     frame = frame.reset_index(drop=True)
     # GX 1.24 compares a column's dtype with a type name by ==, and pandas 3's default "str"
-    # dtype equals no name GX can build; as object columns, GX checks text value by value.
+    # dtype (NaN for missing) equals no name GX can build. "string" (pd.NA for missing, the
+    # same Arrow storage) equals pd.StringDtype(), so the suite's StringDtype type passes on
+    # the dtype alone. As object columns, as before, GX checked the text value by value:
+    # 52 columns, about 3 s of the raw gate at 100K orders.
     text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
-    return frame.astype({name: object for name in text}) if text else frame
+    return frame.astype({name: pd.StringDtype() for name in text}) if text else frame
 
 
 def _expectation(check: Check, kwargs: dict[str, Any]) -> Expectation:

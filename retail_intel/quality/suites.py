@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import yaml
@@ -17,15 +19,22 @@ def suite_path(layer: Layer) -> Path:
 
 
 def load_suite(layer: Layer) -> dict:
-    """The suite file of a layer, parsed, exactly as written."""
+    """The suite file of a layer, parsed, exactly as written (the caller's own copy)."""
     path = suite_path(layer)
-    with path.open(encoding="utf-8") as handle:
-        suite = yaml.safe_load(handle)
+    suite = copy.deepcopy(_parsed(str(path), path.stat().st_mtime_ns))
     if not isinstance(suite, dict) or not isinstance(suite.get("tables"), dict):
         raise QualityError(f"{path}: expected a mapping with a 'tables' mapping")
     if suite.get("layer") != layer:
         raise QualityError(f"{path}: says layer {suite.get('layer')!r}, expected {layer!r}")
     return suite
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, modified_ns: int) -> object:
+    # A run reads each suite a score of times (its tables, then each table's checks); parsing
+    # the YAML each time took about half a second. The modification time keeps edits visible.
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
 def tables_in_suite(layer: Layer) -> list[str]:
