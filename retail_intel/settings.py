@@ -219,9 +219,3 @@ class Settings:
         if not 0 < seconds < 86_400:
             raise ValueError(f"RETAIL_INTEL_PG_LOCK_TIMEOUT must lie between 0 and 86400 seconds, got {raw!r}")
         return seconds
-
-    @property
-    def warehouse_description(self) -> str:
-        from retail_intel.warehouse import warehouse_for
-
-        return warehouse_for(self).description

@@ -311,7 +311,6 @@ def test_data_docs_page_is_written_and_earlier_pages_survive(raw_frames, tmp_pat
     assert _validate_raw(ORDERS, raw_frames[ORDERS], raw_frames).data_docs_path is None
 
 
-
 def test_tables_validated_together_get_their_own_results_and_pages(raw_frames, tmp_path):
     docs = tmp_path / "docs"
     broken = raw_frames[ITEMS].copy()

@@ -46,7 +46,9 @@ def test_tenant_ids_that_cannot_be_schema_names_are_rejected(tmp_path, bad):
 
 def test_password_never_appears_in_descriptions(tmp_path):
     settings = Settings.from_env({"PGPASSWORD": "s3cret", "PGHOST": "db", "RETAIL_INTEL_HOME": str(tmp_path)})
-    assert "s3cret" not in settings.with_(target="postgres").warehouse_description
+    from retail_intel.warehouse import warehouse_for
+
+    assert "s3cret" not in warehouse_for(settings.with_(target="postgres")).description
 
 
 def test_packaged_resources_are_found():

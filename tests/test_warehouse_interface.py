@@ -111,14 +111,42 @@ def test_raw_tables_publish_from_a_staging_connection(warehouse):
     assert warehouse.query(f"select count(*) from {warehouse.relation('raw', 'olist_orders_dataset')}") == [(2,)]
 
 
+def build_in(workspace, warehouse: Warehouse, table: str) -> None:
+    """What dbt does in a workspace: create a mart where the workspace builds."""
+    if warehouse.target == "duckdb":
+        with duckdb.connect(workspace.dbt_environment()["RETAIL_INTEL_DUCKDB_PATH"]) as connection:
+            connection.execute(f"create schema if not exists marts; create table marts.{table} as select 1 as one")
+        return
+    from retail_intel.warehouse.postgres import BUILD_SUFFIX, connect
+
+    schema = warehouse.settings.schema("marts") + BUILD_SUFFIX
+    with closing(connect(warehouse.settings)) as connection, connection, connection.cursor() as cursor:
+        cursor.execute(f'create schema if not exists "{schema}"')
+        cursor.execute(f'create table "{schema}".{table} as select 1 as one')
+
+
 def test_a_build_workspace_publishes_only_when_told(warehouse):
     warehouse.write("marts", "kept", sample())
     with warehouse.build_workspace(["marts"]) as workspace:
-        assert isinstance(workspace.dbt_environment(), dict)
-    # Left without publish(): what was published stays, and the next workspace starts clean.
-    assert len(warehouse.read("marts", "kept")) == 3
+        build_in(workspace, warehouse, "abandoned")
+    assert not warehouse.exists("marts", "abandoned")
     warehouse.discard_unpublished()
-    assert len(warehouse.read("marts", "kept")) == 3
+
+    with warehouse.build_workspace(["marts"]) as workspace:
+        build_in(workspace, warehouse, "built")
+        assert not warehouse.exists("marts", "built")
+        workspace.publish()
+    assert warehouse.exists("marts", "built") and not warehouse.exists("marts", "abandoned")
+
+
+def test_frames_come_back_with_the_same_dtypes_on_every_engine(warehouse, tmp_path):
+    """The DuckDB reader's dtypes are the reference; an empty table keeps its column types."""
+    reference = warehouse_for(make_settings(tmp_path / "reference"))
+    for frame in (sample(), sample().head(0)):
+        reference.write("ml", "scores", frame)
+        warehouse.write("ml", "scores", frame)
+        expected, actual = reference.read("ml", "scores").dtypes, warehouse.read("ml", "scores").dtypes
+        assert actual.to_dict() == expected.to_dict()
 
 
 def test_an_append_table_grows_and_counts(warehouse):

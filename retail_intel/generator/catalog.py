@@ -1,8 +1,8 @@
 """Static reference data for the synthetic Olist generator.
 
 Everything here is fixed knowledge about Brazil and the Olist catalogue (names, rough
-shares, coordinates); nothing is random. The generative model in ``model.py`` draws
-from these tables with the configured seed.
+shares, coordinates); nothing is random. The generative model's stages (see ``model.py``)
+draw from these tables with the configured seed.
 """
 
 from __future__ import annotations

@@ -182,7 +182,8 @@ def validate_tables(
     config: QualityConfig = QualityConfig(),  # noqa: B008 - frozen, so one shared default is safe
     data_docs_dir: Path | None = None,
 ) -> dict[str, SuiteResult]:
-    """Runs each table's checks with GX on its frame; results per table, in suite order.
+    """Runs each table's checks with GX on its frame; results per table in the order of
+    ``frames``, each table's checks in suite order.
 
     One GX context serves every table and, with ``data_docs_dir``, the Data Docs site is built
     once for all of them: built per table, GX compiled its page templates and rewrote the

@@ -24,13 +24,6 @@ DUCKDB_TYPES: dict[ColumnType, str] = {
     "money": "DECIMAL(14,2)",
     "timestamp": "TIMESTAMP",
 }
-POSTGRES_TYPES: dict[ColumnType, str] = {
-    "text": "text",
-    "integer": "bigint",
-    "double": "double precision",
-    "money": "numeric(14,2)",
-    "timestamp": "timestamp",
-}
 _TYPE_WORDS: dict[ColumnType, str] = {
     "integer": "a whole number",
     "double": "a finite number",

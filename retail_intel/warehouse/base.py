@@ -4,8 +4,9 @@ Build, then publish: readers see the previous tables or the new ones, never a mi
 
 What is published together: the raw tables on their own, once their quality gate passed
 (``publish_raw``, from the graph's raw asset); then staging, intermediate and marts together,
-once every dbt test passed (``build_workspace``, from the dbt asset); then each score table
-(``write``). A failure at any step leaves what that step would have published exactly as it
+once every dbt test passed (``build_workspace``, from the dbt asset); then each model's score
+tables (``write`` / ``write_many``: the recommendations with their embeddings in one publish).
+A failure at any step leaves what that step would have published exactly as it
 was; earlier steps stay published (raw files that pass their gate but fail a dbt test are
 published raw tables under the previous marts until the next good run).
 
@@ -117,8 +118,14 @@ class Warehouse(ABC):
     def description(self) -> str:
         """Where the warehouse is, for messages; never includes a password."""
 
-    @abstractmethod
-    def exists(self, layer: str, table: str) -> bool: ...
+    def exists(self, layer: str, table: str) -> bool:
+        return (
+            self.query(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [self.settings.schema(layer), table],
+            )[0][0]
+            > 0
+        )
 
     def read(self, layer: str, table: str) -> pd.DataFrame:
         return self.read_consistent({table: (layer, table)})[table]
@@ -191,13 +198,24 @@ class Warehouse(ABC):
 
     # ---- summary ---------------------------------------------------------------------------
     def summarize(self) -> WarehouseSummary:
-        schema = self.settings.schema
-        tables = [f"{schema('raw')}.{raw.table_name}" for raw in RAW_FILES]
-        tables += [f"{schema('marts')}.{name}" for name in MART_TABLES]
-        counts = {table: self.query(f"SELECT count(*) FROM {table}")[0][0] for table in tables}
-        ((first_day, last_day, revenue),) = self.query(
-            f"SELECT min(date), max(date), coalesce(sum(revenue), 0) FROM {schema('marts')}.daily_revenue"
+        # One query: the counts and the range come from one published version.
+        tables = [("raw", raw.table_name) for raw in RAW_FILES] + [("marts", name) for name in MART_TABLES]
+        # The range first: PostgreSQL types a UNION's NULL columns after the first branch.
+        rows = self.query(
+            "SELECT -1, NULL, min(date), max(date), coalesce(sum(revenue), 0)"
+            f" FROM {self.relation('marts', 'daily_revenue')} UNION ALL "
+            + " UNION ALL ".join(
+                f"SELECT {at}, count(*), NULL, NULL, NULL FROM {self.relation(*key)}" for at, key in enumerate(tables)
+            )
         )
+        counts = {f"{self.settings.schema(layer)}.{table}": 0 for layer, table in tables}
+        first_day = last_day = revenue = None
+        for at, count, first, last, total in rows:
+            if at == -1:
+                first_day, last_day, revenue = first, last, total
+            else:
+                layer, table = tables[at]
+                counts[f"{self.settings.schema(layer)}.{table}"] = int(count)
         if isinstance(first_day, datetime):
             first_day, last_day = first_day.date(), last_day.date()
         return WarehouseSummary(self.description, counts, first_day, last_day, float(revenue))

@@ -53,19 +53,14 @@ class DuckDBWarehouse(Warehouse):
             yield connection
 
     def exists(self, layer: str, table: str) -> bool:
-        if not self.path.exists():
-            return False
-        return (
-            self.query(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [self.settings.schema(layer), table],
-            )[0][0]
-            > 0
-        )
+        return self.path.exists() and super().exists(layer, table)
 
     def read_consistent(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, pd.DataFrame]:
         # One connection sees one file: the published version it opened, whatever is renamed over it.
         frames = {}
+        if not self.path.exists() and tables:
+            layer, table = next(iter(tables.values()))
+            raise TableMissing(f"{layer}.{table} is missing: no warehouse at {self.path}")
         with self._reading() as connection:
             for name, (layer, table) in tables.items():
                 try:
@@ -110,6 +105,10 @@ class DuckDBWarehouse(Warehouse):
                         f"CREATE OR REPLACE TABLE published.{raw_schema}.{table} AS SELECT * FROM raw.{table}"
                     )
                 staging.execute("COMMIT")
+            except BaseException:
+                # Roll back first: DETACH in an aborted transaction would raise and hide the cause.
+                staging.execute("ROLLBACK")
+                raise
             finally:
                 staging.execute("DETACH published")
 

@@ -18,7 +18,6 @@ import duckdb
 import pandas as pd
 
 from retail_intel.raw.contract import RawFile
-from retail_intel.raw.loader import POSTGRES_TYPES
 from retail_intel.settings import LAYERS, Settings
 from retail_intel.warehouse.base import (
     AppendTable,
@@ -32,6 +31,15 @@ from retail_intel.warehouse.base import (
 )
 
 BUILD_SUFFIX = "__next"
+
+# The raw contract's column types (retail_intel.raw.contract) in PostgreSQL.
+POSTGRES_TYPES = {
+    "text": "text",
+    "integer": "bigint",
+    "double": "double precision",
+    "money": "numeric(14,2)",
+    "timestamp": "timestamp",
+}
 
 _DUCKDB_TO_POSTGRES = {
     "VARCHAR": "text",
@@ -62,8 +70,9 @@ def connect(settings: Settings):
 
 
 def _bind(sql: str) -> str:
-    # The interface writes parameters as "?" (DuckDB's style); psycopg2 wants "%s".
-    return sql.replace("?", "%s")
+    # The interface writes parameters as "?" (DuckDB's style); psycopg2 wants "%s", and reads
+    # every other "%" as the start of one. (A "?" inside a string literal is not supported.)
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgresWarehouse(Warehouse):
@@ -77,15 +86,6 @@ class PostgresWarehouse(Warehouse):
         return f"{settings.postgres_dsn_description} (schemas {', '.join(settings.schema(layer) for layer in LAYERS)})"
 
     # ---- reading ---------------------------------------------------------------------------
-    def exists(self, layer: str, table: str) -> bool:
-        return (
-            self.query(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [self.settings.schema(layer), table],
-            )[0][0]
-            > 0
-        )
-
     def read_consistent(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, pd.DataFrame]:
         import psycopg2
 
@@ -99,13 +99,15 @@ class PostgresWarehouse(Warehouse):
                         cursor.execute(f"SELECT * FROM {self.relation(layer, table)}")
                     except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as error:
                         raise TableMissing(f"{layer}.{table} is missing from {self.description}") from error
-                    columns = [column[0] for column in cursor.description]
-                    frames[name] = typed_like_duckdb(pd.DataFrame(cursor.fetchall(), columns=columns))
+                    frames[name] = _typed(cursor.fetchall(), cursor.description)
             connection.rollback()
         return frames
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+        with closing(connect(self.settings)) as connection:
+            # Read-only, as DuckDB's reads are: a write sent here is refused, not rolled back unseen.
+            connection.set_session(readonly=True)
+            cursor = connection.cursor()
             cursor.execute(_bind(sql), list(params))
             rows = cursor.fetchall()
             connection.rollback()
@@ -212,7 +214,9 @@ class PostgresWarehouse(Warehouse):
             connection.commit()
 
     def dbt_environment(self) -> dict[str, str]:
-        return {}  # the profile reads the PG* variables
+        # The profile reads the PG* variables: those this warehouse connects with, so dbt builds
+        # in the database that the swap then publishes.
+        return {key: value for key, value in self.settings.env.items() if key.startswith("PG")}
 
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
         return _PostgresAppendTable(self.settings, self.relation(layer, table), self.settings.schema(layer), ddl)
@@ -303,6 +307,30 @@ class _PostgresAppendTable(AppendTable):
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {self._relation}")
             return int(cursor.fetchone()[0])
+
+
+# PostgreSQL type oids -> the dtype DuckDB's reader gives the same column.
+_DTYPES = {16: "bool", 21: "int16", 23: "int32", 20: "int64", 700: "float32", 701: "float64", 1700: "float64"}
+_TIMES = {1082, 1114, 1184}  # date, timestamp, timestamptz
+_TEXT = {18, 19, 25, 1042, 1043}  # char, name, text, bpchar, varchar
+_PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _typed(rows: list[tuple], description) -> pd.DataFrame:
+    """Rows as DuckDB's reader types them, by the column types PostgreSQL reports, so that an
+    empty table and a column of whole numbers come back as they would from DuckDB."""
+    frame = pd.DataFrame(rows, columns=[column.name for column in description])
+    for column in description:
+        values = frame[column.name]
+        if column.type_code in _TIMES:
+            frame[column.name] = pd.to_datetime(values).astype("datetime64[us]")
+        elif column.type_code in _TEXT and _PANDAS_3 and len(frame):  # DuckDB: object when empty
+            frame[column.name] = values.astype("str")  # pandas 3's text dtype, as DuckDB gives
+        elif column.type_code in _DTYPES and not values.isna().any():
+            frame[column.name] = values.astype(_DTYPES[column.type_code])
+        elif column.type_code in _DTYPES:
+            frame[column.name] = values.astype("float64" if column.type_code != 16 else "object")
+    return typed_like_duckdb(frame)
 
 
 def _lock_holders(connection, schemas: list[str]) -> str:
