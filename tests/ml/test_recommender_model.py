@@ -430,3 +430,15 @@ def test_mask_dropout_repeats_with_its_generator_keeps_the_expected_share_and_is
     # Kept units are scaled so that the expectation is unchanged.
     assert first[kept].unique().tolist() == pytest.approx([1 / 0.75])
     assert torch.equal(MaskDropout(0.25).eval()(first), first)
+
+
+def test_classes_that_registered_pickles_name_still_import_from_their_old_module():
+    """Versions registered before the split pickled these as ml.recommender.model.<name>."""
+    import ml.recommender.model as old
+    from ml.recommender.encoder import FeatureEncoder
+    from ml.recommender.network import MaskDropout, TwoTowerNet
+    from ml.recommender.prior import PopularityPrior
+    from ml.recommender.scorer import TwoTowerRecommender
+
+    for cls in (FeatureEncoder, MaskDropout, TwoTowerNet, PopularityPrior, TwoTowerRecommender):
+        assert getattr(old, cls.__name__) is cls
