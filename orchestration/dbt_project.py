@@ -33,9 +33,10 @@ MODEL_LAYERS = ("staging", "intermediate", "marts")
 def dbt_vars(settings: Settings, as_of_date: str | None = None) -> dict[str, object]:
     """The dbt variables of every dbt command: the tenant's schemas, the build workspace's suffix,
     and the as-of day when one is asked for."""
+    warehouse = warehouse_for(settings)
     variables: dict[str, object] = {
-        "schema_prefix": settings.schema_prefix,
-        "schema_suffix": warehouse_for(settings).build_schema_suffix,
+        "schema_prefix": warehouse.schema_prefix,
+        "schema_suffix": warehouse.build_schema_suffix,
     }
     if as_of_date:
         variables["as_of_date"] = as_of_date

@@ -13,14 +13,15 @@ PREVIEW_ROWS = 5
 
 def tables_metadata(settings: Settings, tables: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, object]]:
     """Row count, column schema and name of each published table, read in one go."""
-    descriptions = warehouse_for(settings).describe(tables)
+    warehouse = warehouse_for(settings)
+    descriptions = warehouse.describe(tables)
     return {
         (layer, table): {
             "dagster/row_count": description.rows,
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(name, kind) for name, kind in description.columns]
             ),
-            "dagster/table_name": f"{settings.schema(layer)}.{table}",
+            "dagster/table_name": f"{warehouse.schema(layer)}.{table}",
         }
         for (layer, table), description in descriptions.items()
     }

@@ -184,20 +184,6 @@ class Settings:
     def registered_model_name(self, model: str) -> str:
         return f"{self.tenant_id}.{model}"
 
-    # ---- warehouse naming ----------------------------------------------------------------
-    @property
-    def schema_prefix(self) -> str:
-        """PostgreSQL holds every tenant in one database, so tenants other than the default
-        get their schemas prefixed; each DuckDB tenant has its own file and needs none."""
-        from retail_intel.warehouse import warehouse_class  # the warehouse package builds on Settings
-
-        if not warehouse_class(self.target).tenants_share_database or self.tenant_id == DEFAULT_TENANT:
-            return ""
-        return f"{self.tenant_id}__"
-
-    def schema(self, layer: str) -> str:
-        return f"{self.schema_prefix}{layer}"
-
     @property
     def postgres_dsn_description(self) -> str:
         """Where PostgreSQL is, for messages: never includes the password."""

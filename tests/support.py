@@ -1,14 +1,22 @@
 """Helpers the tests share: settings isolated from a developer's environment, and a test
 warehouse built the way users build one, through the graph's ``build_warehouse`` job (raw
-files through the marts, with their quality gates), in this process."""
+files through the marts, with their quality gates), in this process; and a customer_rfm mart
+with a known best segmentation, for the segment asset's tests."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from orchestration.assets.ml.customer_segments import customer_segments
+from orchestration.resources import WarehouseResource
 from orchestration.runner import GraphRunReport, run_graph
 from retail_intel.settings import Settings
+from retail_intel.warehouse import warehouse_for
 
 
 def clean_env() -> dict[str, str]:
@@ -30,3 +38,40 @@ def built_warehouse(settings: Settings, **options) -> GraphRunReport:
     report = build_warehouse(settings, **options)
     assert report.success, report.failures
     return report
+
+
+def publish_customer_rfm(settings: Settings, customers: int = 240) -> None:
+    """A customer_rfm mart of three well-separated groups of customers: k = 3 is the best segmentation by far."""
+    rng = np.random.default_rng(0)
+    group = np.arange(customers) % 3
+    recency = np.array([20.0, 200.0, 500.0])[group] * rng.uniform(0.9, 1.1, customers)
+    frequency = np.array([6, 2, 1])[group]
+    monetary = np.array([900.0, 150.0, 30.0])[group] * rng.uniform(0.9, 1.1, customers)
+    rfm = pd.DataFrame(
+        {
+            "customer_unique_id": [f"c{i:04d}" for i in range(customers)],
+            "recency_days": recency.round().astype("int64"),
+            "frequency": frequency.astype("int64"),
+            "monetary": monetary,
+            "r_score": np.array([5, 3, 1])[group],
+            "f_score": np.array([5, 3, 1])[group],
+            "as_of_date": pd.Timestamp("2018-09-01"),
+        }
+    )
+    warehouse_for(settings).write("marts", "customer_rfm", rfm)
+
+
+def materialize_segments(settings: Settings, **config: object) -> dict[str, object]:
+    result = dg.materialize(
+        [customer_segments],
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        run_config={"ops": {"customer_segments": {"config": config}}},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (materialization,) = [
+        event
+        for event in result.asset_materializations_for_node("customer_segments")
+        if event.asset_key.path == ["ml", "customer_segments"]
+    ]
+    return {key: value.value for key, value in materialization.metadata.items()}

@@ -14,13 +14,8 @@ def test_every_location_derives_from_home_and_tenant(tmp_path):
         acme_path, globex_path = getattr(acme, getter), getattr(globex, getter)
         assert acme_path != globex_path
         assert tmp_path in acme_path.parents
-    assert acme.schema("marts") == "acme__marts" != globex.schema("marts")
     assert acme.registered_model_name("recommender") != globex.registered_model_name("recommender")
     assert acme.mlflow_tracking_uri != globex.mlflow_tracking_uri
-
-
-def test_default_tenant_keeps_plain_schema_names(tmp_path):
-    assert Settings(home=tmp_path, target="postgres").schema("marts") == "marts"
 
 
 def test_environment_variables_are_honoured(tmp_path):

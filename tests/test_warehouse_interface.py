@@ -119,7 +119,7 @@ def build_in(workspace, warehouse: Warehouse, table: str) -> None:
         return
     from retail_intel.warehouse.postgres import BUILD_SUFFIX, connect
 
-    schema = warehouse.settings.schema("marts") + BUILD_SUFFIX
+    schema = warehouse.schema("marts") + BUILD_SUFFIX
     with closing(connect(warehouse.settings)) as connection, connection, connection.cursor() as cursor:
         cursor.execute(f'create schema if not exists "{schema}"')
         cursor.execute(f'create table "{schema}".{table} as select 1 as one')
@@ -158,3 +158,12 @@ def test_an_append_table_grows_and_counts(warehouse):
         assert table.count() == 2
     finally:
         table.close()
+
+
+def test_tenants_sharing_a_database_get_their_own_schemas(tmp_path):
+    acme = make_settings(tmp_path / "home").with_(tenant_id="acme", target="postgres")
+    globex, default = acme.with_(tenant_id="globex"), acme.with_(tenant_id="default")
+    assert warehouse_for(acme).schema("marts") == "acme__marts" != warehouse_for(globex).schema("marts")
+    assert warehouse_for(default).schema("marts") == "marts"
+    # A DuckDB tenant has a file of its own: plain names.
+    assert warehouse_for(acme.with_(target="duckdb")).schema("marts") == "marts"

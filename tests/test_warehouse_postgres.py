@@ -12,6 +12,7 @@ from decimal import Decimal
 import duckdb
 import numpy as np
 import pandas as pd
+import psycopg2
 import pytest
 
 from retail_intel.settings import Settings
@@ -47,7 +48,7 @@ def postgres_mart(settings: Settings, table: str) -> pd.DataFrame:
     connection = connect(settings)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"select * from {settings.schema('marts')}.{table}")
+            cursor.execute(f"select * from {warehouse_for(settings).schema('marts')}.{table}")
             columns = [description[0] for description in cursor.description]
             return pd.DataFrame(cursor.fetchall(), columns=columns)
     finally:
@@ -60,7 +61,7 @@ def drop_tenant_schemas(settings: Settings) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "select schema_name from information_schema.schemata where schema_name like %s",
-                (settings.schema_prefix + "%",),
+                (warehouse_for(settings).schema_prefix + "%",),
             )
             for (schema,) in cursor.fetchall():
                 cursor.execute(f'drop schema "{schema}" cascade')
@@ -159,7 +160,7 @@ def test_an_idle_bi_transaction_bounds_the_publish_and_is_named(postgres_build, 
             # Should the bound not hold, the server ends this session after a minute and the
             # publish below goes through: the test then fails instead of hanging.
             cursor.execute("set idle_in_transaction_session_timeout = '60s'")
-            cursor.execute(f"select count(*) from {settings.schema('marts')}.customer_rfm")
+            cursor.execute(f"select count(*) from {warehouse_for(settings).schema('marts')}.customer_rfm")
             cursor.fetchone()
         # Now idle in transaction, holding its lock on marts.customer_rfm.
         report = build_warehouse(bounded)
@@ -178,3 +179,17 @@ def test_an_idle_bi_transaction_bounds_the_publish_and_is_named(postgres_build, 
     pd.testing.assert_frame_equal(normalise(postgres_mart(settings, "customer_rfm")), before)
     # With the session gone the same publish goes through.
     built_warehouse(bounded)
+
+
+def test_a_batch_that_fails_inside_the_transaction_publishes_none_of_its_tables(postgres_build):
+    """DuckDB stages the frames before the transaction; PostgreSQL refuses a NUL character in
+    text only during the COPY, after the batch's first table was already replaced in it."""
+    settings, _ = postgres_build
+    warehouse = warehouse_for(settings)
+    warehouse.write("ml", "kept", pd.DataFrame({"value": ["a", "b", "c"]}))
+    with pytest.raises(psycopg2.Error, match="0x00"):
+        warehouse.write_many(
+            {("ml", "kept"): pd.DataFrame({"value": ["new"]}), ("ml", "refused"): pd.DataFrame({"value": ["a\x00b"]})}
+        )
+    assert warehouse.read("ml", "kept")["value"].tolist() == ["a", "b", "c"]
+    assert not warehouse.exists("ml", "refused")

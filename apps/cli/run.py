@@ -86,12 +86,13 @@ def run(
             "Nothing was published by the failed step or after it; those tables are unchanged.",
             2 if report.bad_input else 1,
         )
-    click.echo(warehouse_for(settings).summarize().render())
+    warehouse = warehouse_for(settings)
+    click.echo(warehouse.summarize().render())
     report = settings.tenant_dir / "reports" / "model_report.md"
     if report.exists():
         click.echo("")
         click.echo(report.read_text())
-        click.echo(f"(report: {report}; table: {settings.schema('ml')}.model_metrics)")
+        click.echo(f"(report: {report}; table: {warehouse.schema('ml')}.model_metrics)")
     click.echo(f"Done in {time.perf_counter() - started:.1f}s")
 
 

@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from retail_intel.raw.contract import RAW_FILES, RawFile
-from retail_intel.settings import Settings
+from retail_intel.settings import DEFAULT_TENANT, Settings
 
 MART_TABLES = ("orders", "customers", "products", "daily_revenue", "customer_rfm", "user_item_interactions")
 
@@ -109,8 +109,19 @@ class Warehouse(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    @property
+    def schema_prefix(self) -> str:
+        """Tenants sharing one database (PostgreSQL) get their schemas prefixed, except the
+        default tenant; a tenant with a database of its own (a DuckDB file) needs none."""
+        if not self.tenants_share_database or self.settings.tenant_id == DEFAULT_TENANT:
+            return ""
+        return f"{self.settings.tenant_id}__"
+
+    def schema(self, layer: str) -> str:
+        return f"{self.schema_prefix}{layer}"
+
     def relation(self, layer: str, table: str) -> str:
-        return f"{quote_ident(self.settings.schema(layer))}.{quote_ident(table)}"
+        return f"{quote_ident(self.schema(layer))}.{quote_ident(table)}"
 
     # ---- reading ---------------------------------------------------------------------------
     @property
@@ -122,7 +133,7 @@ class Warehouse(ABC):
         return (
             self.query(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [self.settings.schema(layer), table],
+                [self.schema(layer), table],
             )[0][0]
             > 0
         )
@@ -179,7 +190,7 @@ class Warehouse(ABC):
         them cost about a second at 100K orders."""
         if not tables:
             return {}
-        by_schema = {(self.settings.schema(layer), table): (layer, table) for layer, table in tables}
+        by_schema = {(self.schema(layer), table): (layer, table) for layer, table in tables}
         columns: dict[tuple[str, str], list[tuple[str, str]]] = {key: [] for key in tables}
         for schema, table, column, kind in self.query(
             "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
@@ -208,14 +219,14 @@ class Warehouse(ABC):
                 f"SELECT {at}, count(*), NULL, NULL, NULL FROM {self.relation(*key)}" for at, key in enumerate(tables)
             )
         )
-        counts = {f"{self.settings.schema(layer)}.{table}": 0 for layer, table in tables}
+        counts = {f"{self.schema(layer)}.{table}": 0 for layer, table in tables}
         first_day = last_day = revenue = None
         for at, count, first, last, total in rows:
             if at == -1:
                 first_day, last_day, revenue = first, last, total
             else:
                 layer, table = tables[at]
-                counts[f"{self.settings.schema(layer)}.{table}"] = int(count)
+                counts[f"{self.schema(layer)}.{table}"] = int(count)
         if isinstance(first_day, datetime):
             first_day, last_day = first_day.date(), last_day.date()
         return WarehouseSummary(self.description, counts, first_day, last_day, float(revenue))

@@ -86,14 +86,14 @@ class DuckDBWarehouse(Warehouse):
             connection.execute("BEGIN TRANSACTION")
             for (layer, table), frame in frames.items():
                 connection.register("incoming", frame)
-                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.settings.schema(layer))}")
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema(layer))}")
                 connection.execute(f"CREATE OR REPLACE TABLE {self.relation(layer, table)} AS SELECT * FROM incoming")
                 connection.unregister("incoming")
             connection.execute("COMMIT")
         return {key: len(frame) for key, frame in frames.items()}
 
     def publish_raw(self, staging: duckdb.DuckDBPyConnection, raw_files: Sequence[RawFile]) -> None:
-        raw_schema = quote_ident(self.settings.schema("raw"))
+        raw_schema = quote_ident(self.schema("raw"))
         with self._replacing_published() as copy:
             staging.execute(f"ATTACH {sql_literal(str(copy))} AS published")
             try:
@@ -129,7 +129,7 @@ class DuckDBWarehouse(Warehouse):
 
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
         # Not in the published file: every run replaces it, and the service holds it read-only.
-        return _DuckDBAppendTable(self.settings.events_path, self.settings.schema(layer), table, ddl)
+        return _DuckDBAppendTable(self.settings.events_path, self.schema(layer), table, ddl)
 
     # ---- the publish copy ------------------------------------------------------------------
     def refuse_if_open_for_writing(self) -> None:

@@ -83,7 +83,7 @@ class PostgresWarehouse(Warehouse):
     @property
     def description(self) -> str:
         settings = self.settings
-        return f"{settings.postgres_dsn_description} (schemas {', '.join(settings.schema(layer) for layer in LAYERS)})"
+        return f"{settings.postgres_dsn_description} (schemas {', '.join(self.schema(layer) for layer in LAYERS)})"
 
     # ---- reading ---------------------------------------------------------------------------
     def read_consistent(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, pd.DataFrame]:
@@ -123,7 +123,7 @@ class PostgresWarehouse(Warehouse):
     # ---- writing ---------------------------------------------------------------------------
     def write_many(self, frames: Mapping[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], int]:
         settings = self.settings
-        schemas = sorted({settings.schema(layer) for layer, _ in frames})
+        schemas = sorted({self.schema(layer) for layer, _ in frames})
         names = ", ".join(f"{layer}.{table}" for layer, table in frames)
         with duckdb.connect() as staging, tempfile.TemporaryDirectory() as scratch:
             staged = [
@@ -136,7 +136,7 @@ class PostgresWarehouse(Warehouse):
                 connection.cursor() as cursor,
             ):
                 for (layer, table), definition, csv_path in staged:
-                    schema = quote_ident(settings.schema(layer))
+                    schema = quote_ident(self.schema(layer))
                     incoming = f"{schema}.{quote_ident(table + '__incoming')}"
                     cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                     cursor.execute(f"DROP TABLE IF EXISTS {incoming}")
@@ -170,7 +170,7 @@ class PostgresWarehouse(Warehouse):
         """All raw tables are replaced in one transaction, their rows in place, so the staging
         views that PostgreSQL binds to these tables stay valid."""
         settings = self.settings
-        raw_schema = settings.schema("raw")
+        raw_schema = self.schema("raw")
         with closing(connect(settings)) as connection, tempfile.TemporaryDirectory() as scratch:
             with (
                 self._bounded_lock_wait(connection, [raw_schema], "publishing the raw tables"),
@@ -208,9 +208,7 @@ class PostgresWarehouse(Warehouse):
     def drop_build_schemas(self, layers: Sequence[str]) -> None:
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
             for layer in layers:
-                cursor.execute(
-                    f"DROP SCHEMA IF EXISTS {quote_ident(self.settings.schema(layer) + BUILD_SUFFIX)} CASCADE"
-                )
+                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema(layer) + BUILD_SUFFIX)} CASCADE")
             connection.commit()
 
     def dbt_environment(self) -> dict[str, str]:
@@ -219,7 +217,7 @@ class PostgresWarehouse(Warehouse):
         return {key: value for key, value in self.settings.env.items() if key.startswith("PG")}
 
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
-        return _PostgresAppendTable(self.settings, self.relation(layer, table), self.settings.schema(layer), ddl)
+        return _PostgresAppendTable(self.settings, self.relation(layer, table), self.schema(layer), ddl)
 
     # ---- publishing ------------------------------------------------------------------------
     @contextmanager
@@ -249,14 +247,14 @@ class PostgresWarehouse(Warehouse):
     def swap_build_schemas(self, layers: Sequence[str]) -> None:
         """Replace each published schema by its build in one transaction: readers see either."""
         settings = self.settings
-        schemas = [settings.schema(layer) for layer in layers]
+        schemas = [self.schema(layer) for layer in layers]
         with (
             closing(connect(settings)) as connection,
             self._bounded_lock_wait(connection, schemas, "publishing the build"),
             connection.cursor() as cursor,
         ):
             for layer in layers:
-                live, nxt, old = (settings.schema(layer) + suffix for suffix in ("", BUILD_SUFFIX, "__old"))
+                live, nxt, old = (self.schema(layer) + suffix for suffix in ("", BUILD_SUFFIX, "__old"))
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
                 cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (live,))
                 if cursor.fetchone():

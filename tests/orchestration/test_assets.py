@@ -21,9 +21,7 @@ from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.settings import Settings
 from retail_intel.warehouse import MART_TABLES, warehouse_for
-from tests.orchestration.test_customer_segments_asset import materialize as materialize_segments
-from tests.orchestration.test_customer_segments_asset import publish_customer_rfm
-from tests.support import make_settings
+from tests.support import make_settings, materialize_segments, publish_customer_rfm
 
 
 def resources(settings: Settings) -> dict[str, object]:
