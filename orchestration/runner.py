@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -35,13 +36,30 @@ class GraphRunReport:
     raw_phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
+DAGSTER_YAML_MARKER = "# Written by retail-intel; rewritten on every run while this line is here."
+# What earlier versions wrote: replaced like a file with the marker.
+_EARLIER_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
 def prepare_dagster_home(settings: Settings) -> None:
-    """Dagster's runs, event logs and schedules live under the tenant's folder, not ~/.dagster."""
+    """Dagster's runs, event logs and schedules live under the tenant's folder, not ~/.dagster,
+    with the event log storage that keeps its SQLite files open (orchestration/event_storage.py).
+    A dagster.yaml someone wrote themselves (without the marker line) is left as it is."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    wanted = (
+        f"{DAGSTER_YAML_MARKER}\n"
+        "telemetry:\n  enabled: false\n"
+        "event_log_storage:\n"
+        "  module: orchestration.event_storage\n"
+        "  class: PooledSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {json.dumps(str(home.resolve() / 'history' / 'runs'))}\n"
+    )
+    current = config.read_text() if config.exists() else None
+    if current != wanted and (current is None or current == _EARLIER_DAGSTER_YAML or DAGSTER_YAML_MARKER in current):
+        config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
 
 
