@@ -11,7 +11,7 @@ from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.raw import raw_olist_files
 from orchestration.assets.serving import customer_recommendations
-from orchestration.automation import everything, new_raw_files, nightly, warehouse
+from orchestration.automation import everything, new_raw_files, nightly_refresh, warehouse
 from orchestration.checks.marts_quality import marts_quality
 from orchestration.dbt_project import dbt_project_for
 from orchestration.resources import resources_for
@@ -32,7 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=[marts_quality],
         jobs=[everything, warehouse],
-        schedules=[nightly],
+        schedules=[nightly_refresh],
         sensors=[new_raw_files],
         resources=resources_for(settings),
         # One writer at a time: DuckDB allows a single writing process per file.

@@ -9,6 +9,7 @@ import pandas as pd
 
 from orchestration.dbt_project import dbt_cli
 from retail_intel.settings import Settings
+from retail_intel.tenants import resolve
 from retail_intel.warehouse import Warehouse, warehouse_for
 
 
@@ -32,12 +33,16 @@ class WarehouseResource(dg.ConfigurableResource):
         )
 
     def settings(self) -> Settings:
-        return Settings.from_env().with_(
-            home=Path(self.home),
-            tenant_id=self.tenant_id,
-            target=self.target,
-            raw_dir_override=Path(self.raw_dir) if self.raw_dir else None,
-            warehouse_override=Path(self.warehouse_path) if self.warehouse_path else None,
+        """Where no raw folder or warehouse file was given, the tenant's registered ones, read
+        now (not when the code location loaded: `tenants add` may have changed them since)."""
+        return resolve(
+            Settings.from_env().with_(
+                home=Path(self.home),
+                tenant_id=self.tenant_id,
+                target=self.target,
+                raw_dir_override=Path(self.raw_dir) if self.raw_dir else None,
+                warehouse_override=Path(self.warehouse_path) if self.warehouse_path else None,
+            )
         )
 
     def warehouse(self) -> Warehouse:

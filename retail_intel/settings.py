@@ -27,7 +27,9 @@ TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
 DEFAULT_TENANT = "default"
 LAYERS = ("raw", "staging", "intermediate", "marts")
 
-_TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+# No "__": it separates the tenant from the layer in PostgreSQL schema names ("acme__marts"),
+# so no tenant's schemas can start with another tenant's prefix.
+_TENANT_ID = re.compile(r"^[a-z](?:[a-z0-9]|_(?!_)){0,30}$")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -49,7 +51,7 @@ def resource_dir(name: str) -> Path:
 def validate_tenant_id(tenant_id: str) -> str:
     if not _TENANT_ID.match(tenant_id):
         raise ValueError(
-            f"tenant id {tenant_id!r} is invalid: use 1-31 lower-case letters, digits or "
+            f"tenant id {tenant_id!r} is invalid: use 1-31 lower-case letters, digits or single "
             "underscores, starting with a letter (it becomes part of schema names)"
         )
     return tenant_id
@@ -92,6 +94,11 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     # ---- files ---------------------------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        """The tenant registry (retail_intel/tenants.py): the operator's, outside every tenant's folder."""
+        return self.home / "platform" / "tenants.sqlite"
+
     @property
     def tenant_dir(self) -> Path:
         return self.home / "tenants" / self.tenant_id

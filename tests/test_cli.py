@@ -68,6 +68,20 @@ def test_generate_then_run_then_bad_input(tmp_path):
 
     assert "38 assets materialized" in built.stdout
     assert "ml/recommendations" in built.stdout and "serving/customer_recommendations" in built.stdout
+    assert f"Registered tenant 'default' with raw folder {raw}" in built.stdout
+
+    # What `retail-intel dev` then starts on this home: its sensor must not rebuild the tenant
+    # (it did, from the shipped sample, replacing these marts within seconds).
+    import dagster as dg
+
+    from orchestration.automation import new_raw_files
+    from orchestration.resources import WarehouseResource
+
+    as_dev_sees_it = WarehouseResource(home=str(tmp_path / "home"), tenant_id="default", target="duckdb")
+    evaluation = new_raw_files(dg.build_sensor_context(resources={"warehouse": as_dev_sees_it}))
+    assert isinstance(evaluation, dg.SkipReason) and "changed since it was last published" in evaluation.skip_message
+    listed = run_cli("--home", str(tmp_path / "home"), "tenants", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "never" not in listed.stdout and str(raw) in listed.stdout
 
     (raw / "olist_products_dataset.csv").unlink()
     failed = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)

@@ -167,3 +167,15 @@ def test_tenants_sharing_a_database_get_their_own_schemas(tmp_path):
     assert warehouse_for(default).schema("marts") == "marts"
     # A DuckDB tenant has a file of its own: plain names.
     assert warehouse_for(acme.with_(target="duckdb")).schema("marts") == "marts"
+
+
+def test_destroy_removes_this_tenants_tables_and_no_other(warehouse):
+    neighbour = warehouse_for(warehouse.settings.with_(tenant_id="contract_n"))
+    warehouse.write("ml", "scores", sample())
+    neighbour.write("ml", "scores", sample())
+    try:
+        warehouse.destroy()
+        assert not warehouse.exists("ml", "scores")
+        assert len(neighbour.read("ml", "scores")) == 3
+    finally:
+        neighbour.destroy()

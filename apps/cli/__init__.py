@@ -14,9 +14,10 @@ from pathlib import Path
 
 import click
 
-from apps.cli import dev, engine, generate, models, run, score, serve
+from apps.cli import dev, engine, generate, models, run, score, serve, tenants
 from apps.cli.options import fail
 from retail_intel.settings import Settings
+from retail_intel.tenants import resolve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +34,7 @@ from retail_intel.settings import Settings
 def main(ctx: click.Context, home: Path | None, tenant: str | None) -> None:
     """Retail intelligence platform: raw Olist orders to tested marts."""
     try:
-        ctx.obj = Settings.from_env(home=home, tenant_id=tenant)
+        ctx.obj = resolve(Settings.from_env(home=home, tenant_id=tenant))
     except ValueError as error:
         fail(str(error), 2)
 
@@ -45,3 +46,4 @@ main.add_command(models.models)
 main.add_command(serve.serve)
 main.add_command(score.score)
 main.add_command(engine.engine)
+main.add_command(tenants.tenants)

@@ -41,19 +41,35 @@ from retail_intel.settings import LAYERS, Settings
     default=False,
     help="Let recommendations include products the customer already bought (excluded by default).",
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    default=False,
+    help="Replace the tenant's published tables even when they were built from another raw folder.",
+)
 # Set by the supervising command on the process that does the work (see supervisor.py).
 @click.option("--run-id", default=None, hidden=True)
 @click.pass_obj
 @warehouse_options
 def run(
-    settings: Settings, raw_dir, as_of_date, horizon: int, top_k: int, include_bought: bool, run_id: str | None
+    settings: Settings,
+    raw_dir,
+    as_of_date,
+    horizon: int,
+    top_k: int,
+    include_bought: bool,
+    yes: bool,
+    run_id: str | None,
 ) -> None:
     """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables.
 
-    SIGTERM or SIGINT stops it within seconds: each table is then as before or wholly new."""
+    Without --raw-dir it reads the tenant's registered raw folder (`tenants add`), else the
+    shipped sample; --raw-dir becomes the tenant's folder. SIGTERM or SIGINT stops it within
+    seconds: each table is then as before or wholly new."""
     if raw_dir:
         settings = settings.with_(raw_dir_override=raw_dir)
     if run_id is None:
+        _register_raw_folder(settings, given=raw_dir is not None, yes=yes)
         _supervise_run(settings, as_of_date, horizon, top_k, include_bought)
     from orchestration.runner import run_graph
     from retail_intel.warehouse import WarehouseBusyError, warehouse_for
@@ -94,6 +110,36 @@ def run(
         click.echo(report.read_text())
         click.echo(f"(report: {report}; table: {warehouse.schema('ml')}.model_metrics)")
     click.echo(f"Done in {time.perf_counter() - started:.1f}s")
+
+
+def _register_raw_folder(settings: Settings, *, given: bool, yes: bool) -> None:
+    """Register the tenant on its first run; say so, and ask, before tables published from one
+    raw folder are replaced by another folder's; record a --raw-dir as the tenant's folder."""
+    from ml.registry import current_user
+    from retail_intel.tenants import TenantRegistry
+
+    registry = TenantRegistry.of(settings)
+    tenant = registry.get(settings.tenant_id)
+    folder = settings.raw_dir_override
+    if tenant is None:
+        registry.add(settings.tenant_id, raw_dir=folder, warehouse=settings.warehouse_override, by=current_user())
+        click.echo(f"Registered tenant {settings.tenant_id!r} with raw folder {folder or 'the shipped sample'}.")
+        return
+    published = tenant.published_raw_dir
+    if published is not None and published != settings.raw_dir.resolve():
+        message = (
+            f"tenant {settings.tenant_id!r}'s published tables were built from {published} "
+            f"(at {tenant.published_at}); this run reads {settings.raw_dir} and replaces them"
+        )
+        if yes:
+            click.echo(f"Note: {message}.")
+        elif sys.stdin.isatty():
+            click.confirm(f"{message[0].upper()}{message[1:]}. Go on?", abort=True)
+        else:
+            fail(f"{message}. Nothing was changed; pass --yes to replace them.", 2)
+    if given and folder is not None and tenant.raw_dir != folder:
+        registry.set_raw_dir(settings.tenant_id, folder, by=current_user())
+        click.echo(f"Tenant {settings.tenant_id!r}'s raw folder is now {folder} (the sensor and the schedule read it).")
 
 
 def _supervise_run(settings: Settings, as_of_date, horizon: int, top_k: int, include_bought: bool) -> None:

@@ -10,7 +10,9 @@ from orchestration.quality import check_result, check_specs, describe_blocking
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
 from retail_intel.raw.contract import RAW_FILES
+from retail_intel.raw.fingerprint import raw_folder_fingerprint
 from retail_intel.raw.loader import RawInputError, load_raw_dir
+from retail_intel.tenants import TenantRegistry
 from retail_intel.warehouse import WarehouseBusyError
 
 
@@ -45,6 +47,8 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     settings = warehouse.settings()
     selected = [f for f in RAW_FILES if raw_asset_key(f.table_name) in context.selected_asset_keys]
     started = time.perf_counter()
+    # Taken before reading: files changed during the run give another fingerprint, and a new run.
+    fingerprint = raw_folder_fingerprint(settings.raw_dir) if len(selected) == len(RAW_FILES) else None
     with duckdb.connect() as staging:
         try:
             loaded = load_raw_dir(staging, settings.raw_dir, schema="raw", files=selected)
@@ -85,6 +89,9 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             # It already waited as long as it may; a retry would wait as long again.
             raise dg.Failure(description=str(error), allow_retries=False) from None
         published_at = time.perf_counter()
+    if fingerprint is not None:
+        # What the sensor compares the folder with, and what a run from another folder is warned about.
+        TenantRegistry.of(settings).record_publish(settings.tenant_id, settings.raw_dir, fingerprint)
 
     data_docs = {result.table: result.data_docs_path for result in suite_results if result.data_docs_path}
     described = tables_metadata(settings, [("raw", table.raw_file.table_name) for table in loaded])

@@ -171,6 +171,19 @@ class Warehouse(ABC):
     def build_workspace(self, layers: Sequence[str]) -> BuildWorkspace:
         """A workspace for ``layers``; raw is read from the published warehouse."""
 
+    def create_reader(self, password: str) -> str | None:
+        """A login that can read this tenant's tables and nothing else, for its BI tool; its
+        name, or None where the engine isolates tenants otherwise (a DuckDB tenant has a file of
+        its own: give the BI tool read access to that file)."""
+        return None
+
+    def drop_reader(self) -> None:  # noqa: B027 - nothing to remove where create_reader made nothing
+        """Remove the login ``create_reader`` made, if any."""
+
+    @abstractmethod
+    def destroy(self) -> None:
+        """Delete every table of this tenant, published or not (``tenants remove --purge``)."""
+
     @abstractmethod
     def discard_unpublished(self) -> None:
         """Remove what a killed run was building and had not published; published tables stay."""

@@ -115,6 +115,11 @@ class DuckDBWarehouse(Warehouse):
     def build_workspace(self, layers: Sequence[str]) -> DuckDBBuildWorkspace:
         return DuckDBBuildWorkspace(self)
 
+    def destroy(self) -> None:
+        self.discard_unpublished()
+        for path in (self.path, self.path.with_name(self.path.name + ".wal"), self.settings.events_path):
+            path.unlink(missing_ok=True)
+
     def discard_unpublished(self) -> None:
         shutil.rmtree(self.settings.build_dir, ignore_errors=True)
         shutil.rmtree(self.settings.publish_dir, ignore_errors=True)

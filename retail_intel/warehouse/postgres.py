@@ -145,6 +145,7 @@ class PostgresWarehouse(Warehouse):
                         cursor.copy_expert(f"COPY {incoming} FROM STDIN WITH (FORMAT csv)", handle)
                     cursor.execute(f"DROP TABLE IF EXISTS {self.relation(layer, table)} CASCADE")
                     cursor.execute(f"ALTER TABLE {incoming} RENAME TO {quote_ident(table)}")
+                self._grant_reader(cursor, schemas)
                 connection.commit()
         return {key: len(frame) for key, frame in frames.items()}
 
@@ -190,6 +191,7 @@ class PostgresWarehouse(Warehouse):
                     )
                     with csv_path.open() as handle:
                         cursor.copy_expert(f"COPY {target} FROM STDIN WITH (FORMAT csv)", handle)
+                self._grant_reader(cursor, [raw_schema])
             connection.commit()
             # Fresh tables have no statistics; without them PostgreSQL guesses tiny row counts
             # and picks nested loops that make the dbt tests quadratic. (ANALYZE outside the
@@ -201,6 +203,63 @@ class PostgresWarehouse(Warehouse):
 
     def build_workspace(self, layers: Sequence[str]) -> PostgresBuildWorkspace:
         return PostgresBuildWorkspace(self, tuple(layers))
+
+    # ---- the tenant's BI login ---------------------------------------------------------------
+    @property
+    def reader_role(self) -> str:
+        return f"retail_intel_{self.settings.tenant_id}_reader"
+
+    def create_reader(self, password: str) -> str:
+        """A LOGIN role with USAGE on the tenant's schemas and SELECT on their tables; every
+        publish grants the same on what it creates (the swap replaces whole schemas)."""
+        role = quote_ident(self.reader_role)
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader_role,))
+            verb = "ALTER" if cursor.fetchone() else "CREATE"
+            # NOINHERIT: privileges granted to PUBLIC or to other roles later do not widen it.
+            cursor.execute(f"{verb} ROLE {role} LOGIN NOINHERIT PASSWORD %s", (password,))
+            cursor.execute(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ANY(%s)",
+                ([self.schema(layer) for layer in self._reader_layers()],),
+            )
+            self._grant_reader(cursor, [schema for (schema,) in cursor.fetchall()])
+            connection.commit()
+        return self.reader_role
+
+    def drop_reader(self) -> None:
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader_role,))
+            if cursor.fetchone():
+                role = quote_ident(self.reader_role)
+                cursor.execute(f"DROP OWNED BY {role}")  # its privileges; it owns nothing
+                cursor.execute(f"DROP ROLE {role}")
+            connection.commit()
+
+    @staticmethod
+    def _reader_layers() -> tuple[str, ...]:
+        return (*LAYERS, "ml", "serving", "events")
+
+    def _grant_reader(self, cursor, schemas: Sequence[str]) -> None:
+        """Inside a publish's transaction: the tenant's reader (if it has one) reads what it publishes."""
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader_role,))
+        if not cursor.fetchone():
+            return
+        role = quote_ident(self.reader_role)
+        for schema in schemas:
+            cursor.execute(f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {role}")
+            cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {quote_ident(schema)} TO {role}")
+
+    def destroy(self) -> None:
+        if not self.schema_prefix:
+            raise ValueError("the default tenant's schemas are unprefixed: they are not dropped wholesale")
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, %s)",
+                (self.schema_prefix,),
+            )
+            for (schema,) in cursor.fetchall():
+                cursor.execute(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+            connection.commit()
 
     def discard_unpublished(self) -> None:
         self.drop_build_schemas(LAYERS)
@@ -217,7 +276,7 @@ class PostgresWarehouse(Warehouse):
         return {key: value for key, value in self.settings.env.items() if key.startswith("PG")}
 
     def append_table(self, layer: str, table: str, ddl: str) -> AppendTable:
-        return _PostgresAppendTable(self.settings, self.relation(layer, table), self.schema(layer), ddl)
+        return _PostgresAppendTable(self, self.relation(layer, table), self.schema(layer), ddl)
 
     # ---- publishing ------------------------------------------------------------------------
     @contextmanager
@@ -261,6 +320,7 @@ class PostgresWarehouse(Warehouse):
                     cursor.execute(f"ALTER SCHEMA {quote_ident(live)} RENAME TO {quote_ident(old)}")
                 cursor.execute(f"ALTER SCHEMA {quote_ident(nxt)} RENAME TO {quote_ident(live)}")
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_ident(old)} CASCADE")
+            self._grant_reader(cursor, schemas)
             connection.commit()
 
 
@@ -286,12 +346,13 @@ class PostgresBuildWorkspace(BuildWorkspace):
 class _PostgresAppendTable(AppendTable):
     """A connection per call: the service's threads insert at once, and PostgreSQL serialises them."""
 
-    def __init__(self, settings: Settings, relation: str, schema: str, ddl: str) -> None:
-        self.settings = settings
+    def __init__(self, warehouse: PostgresWarehouse, relation: str, schema: str, ddl: str) -> None:
+        self.settings = warehouse.settings
         self._relation = relation
-        with closing(connect(settings)) as connection, connection, connection.cursor() as cursor:
+        with closing(connect(self.settings)) as connection, connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
             cursor.execute(ddl.format(table=relation))
+            warehouse._grant_reader(cursor, [schema])
 
     def insert(self, rows: Sequence[tuple]) -> int:
         if not rows:

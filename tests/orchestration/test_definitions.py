@@ -7,10 +7,12 @@ import shutil
 import dagster as dg
 import pytest
 
-from orchestration.automation import new_raw_files
+from orchestration.automation import new_raw_files, nightly_refresh
 from orchestration.definitions_builder import build_definitions
 from orchestration.resources import WarehouseResource
 from retail_intel.raw.contract import RAW_FILES
+from retail_intel.raw.fingerprint import raw_folder_fingerprint
+from retail_intel.tenants import TenantRegistry
 
 
 @pytest.fixture(scope="module")
@@ -51,27 +53,66 @@ def test_dbt_tests_and_quality_suites_are_asset_checks(definitions):
 
 def test_schedule_and_sensor(definitions):
     assert [s.cron_schedule for s in definitions.schedules] == ["0 2 * * *"]
+    assert [s.name for s in definitions.schedules] == ["nightly_refresh"]
     assert [s.name for s in definitions.sensors] == ["new_raw_files"]
 
 
-def test_sensor_requests_a_run_only_when_files_change(tmp_path, generated_raw_dir):
+def evaluate(sensor_or_schedule, warehouse: WarehouseResource, cursor: str | None = None):
+    if sensor_or_schedule is nightly_refresh:
+        return nightly_refresh(dg.build_schedule_context(resources={"warehouse": warehouse}))
+    return new_raw_files(dg.build_sensor_context(cursor=cursor, resources={"warehouse": warehouse}))
+
+
+def test_the_sensor_requests_a_run_when_the_registered_folder_changes(tmp_path, generated_raw_dir):
     raw = tmp_path / "raw"
     shutil.copytree(generated_raw_dir, raw)
-    warehouse = WarehouseResource(home=str(tmp_path / "home"), tenant_id="default", target="duckdb", raw_dir=str(raw))
+    home = tmp_path / "home"
+    warehouse = WarehouseResource(home=str(home), tenant_id="default", target="duckdb")
+    unregistered = evaluate(new_raw_files, warehouse)
+    assert isinstance(unregistered, dg.SkipReason) and "no raw folder registered" in unregistered.skip_message
 
-    first = new_raw_files(dg.build_sensor_context(resources={"warehouse": warehouse}))
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("default", raw_dir=raw, by="test")
+    first = evaluate(new_raw_files, warehouse)
     assert isinstance(first, dg.RunRequest)
-    again = new_raw_files(dg.build_sensor_context(cursor=first.run_key, resources={"warehouse": warehouse}))
-    assert isinstance(again, dg.SkipReason)
+    assert isinstance(evaluate(new_raw_files, warehouse, cursor=first.run_key), dg.SkipReason)
 
     orders = raw / "olist_orders_dataset.csv"
     orders.write_text(orders.read_text() + "\n")
-    changed = new_raw_files(dg.build_sensor_context(cursor=first.run_key, resources={"warehouse": warehouse}))
+    changed = evaluate(new_raw_files, warehouse, cursor=first.run_key)
     assert isinstance(changed, dg.RunRequest) and changed.run_key != first.run_key
 
+    # Published (a run recorded it): a new Dagster instance (no cursor) must not rebuild it.
+    registry.record_publish("default", raw, raw_folder_fingerprint(raw))
+    published = evaluate(new_raw_files, warehouse)
+    assert isinstance(published, dg.SkipReason) and "changed since it was last published" in published.skip_message
+
     orders.unlink()
-    incomplete = new_raw_files(dg.build_sensor_context(cursor=first.run_key, resources={"warehouse": warehouse}))
+    incomplete = evaluate(new_raw_files, warehouse, cursor=changed.run_key)
     assert isinstance(incomplete, dg.SkipReason) and "nine" in str(incomplete.skip_message)
+
+
+def test_automation_reads_only_the_registered_folder_of_an_active_tenant(tmp_path, generated_raw_dir):
+    """A code location started with another raw folder (RETAIL_INTEL_RAW_DIR, or none: the
+    shipped sample) never builds the tenant from it; an archived tenant is left alone."""
+    home = tmp_path / "home"
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("default", raw_dir=generated_raw_dir, by="test")
+    elsewhere = WarehouseResource(home=str(home), tenant_id="default", target="duckdb", raw_dir=str(tmp_path))
+    registered = WarehouseResource(home=str(home), tenant_id="default", target="duckdb")
+    for automation in (new_raw_files, nightly_refresh):
+        refused = evaluate(automation, elsewhere)
+        assert isinstance(refused, dg.SkipReason), automation
+        assert (
+            str(generated_raw_dir) in refused.skip_message
+            and "reads only the registered folder" in refused.skip_message
+        )
+        assert isinstance(evaluate(automation, registered), dg.RunRequest), automation
+
+    registry.set_status("default", "archived", by="test")
+    for automation in (new_raw_files, nightly_refresh):
+        archived = evaluate(automation, registered)
+        assert isinstance(archived, dg.SkipReason) and "archived" in archived.skip_message
 
 
 def test_the_dbt_resource_skips_what_dagster_dbt_does_before_each_command(settings):

@@ -1,0 +1,307 @@
+"""The tenant registry: which clients the platform serves and where each one's data comes from.
+
+It is platform state, not code: one SQLite file under the home (``Settings.registry_path``),
+outside every tenant's folder, with every change appended to an audit table (who, when,
+what). A tenant's raw folder is its own: ``tenants add`` records it (``run --raw-dir`` for
+the single-tenant default); automation (the sensor, the schedule) reads only that folder,
+and a run records which folder and which version of its files it published, so that
+nothing rebuilds a tenant from a folder other than its own without saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from retail_intel.settings import Settings, validate_tenant_id
+
+ACTIVE, ARCHIVED = "active", "archived"
+# API keys read "ri_<key id>_<secret>": the id finds the row, the secret is checked against its hash.
+KEY_PREFIX = "ri_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    raw_dir TEXT,
+    warehouse TEXT,
+    status TEXT NOT NULL CHECK (status IN ('active', 'archived')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    published_raw_dir TEXT,
+    published_fingerprint TEXT,
+    published_at TEXT
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT
+);
+CREATE TABLE IF NOT EXISTS tenant_changes (
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+class TenantError(ValueError):
+    """A registry request that cannot be done as asked (exists already, unknown, archived)."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    display_name: str
+    raw_dir: Path | None
+    warehouse: Path | None
+    status: str
+    created_at: str
+    created_by: str
+    updated_at: str
+    updated_by: str
+    # The folder and the version of its nine files (raw_folder_fingerprint) last published.
+    published_raw_dir: Path | None = None
+    published_fingerprint: str | None = None
+    published_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+class TenantRegistry:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def of(cls, settings: Settings) -> TenantRegistry:
+        return cls(settings.registry_path)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as connection:
+            connection.row_factory = sqlite3.Row
+            with connection:  # one transaction, committed on success, rolled back on error
+                connection.executescript(_SCHEMA)
+                yield connection
+
+    # ---- reading -------------------------------------------------------------------------
+    def get(self, tenant_id: str) -> Tenant | None:
+        if not self.path.exists():
+            return None
+        with self._connection() as connection:
+            row = connection.execute("SELECT * FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return _tenant(row) if row else None
+
+    def require(self, tenant_id: str) -> Tenant:
+        tenant = self.get(tenant_id)
+        if tenant is None:
+            raise TenantError(f"no tenant {tenant_id!r} in the registry ({self.path}); add it with `tenants add`")
+        return tenant
+
+    def list(self, *, include_archived: bool = False) -> list[Tenant]:
+        if not self.path.exists():
+            return []
+        with self._connection() as connection:
+            rows = connection.execute("SELECT * FROM tenants ORDER BY tenant_id").fetchall()
+        return [tenant for tenant in map(_tenant, rows) if include_archived or tenant.active]
+
+    def changes(self, tenant_id: str) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT changed_at, changed_by, action, detail FROM tenant_changes WHERE tenant_id = ? ORDER BY rowid",
+                (tenant_id,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    # ---- changing ------------------------------------------------------------------------
+    def add(
+        self,
+        tenant_id: str,
+        *,
+        raw_dir: Path | None,
+        by: str,
+        display_name: str | None = None,
+        warehouse: Path | None = None,
+    ) -> Tenant:
+        validate_tenant_id(tenant_id)
+        now = _now()
+        with self._connection() as connection:
+            existing = connection.execute("SELECT status FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
+            if existing is not None:
+                raise TenantError(
+                    f"tenant {tenant_id!r} exists already ({existing['status']}); "
+                    "`tenants show` describes it, `tenants remove --purge` deletes it"
+                )
+            connection.execute(
+                "INSERT INTO tenants (tenant_id, display_name, raw_dir, warehouse, status, created_at, created_by,"
+                " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tenant_id,
+                    display_name or tenant_id,
+                    str(raw_dir.resolve()) if raw_dir else None,
+                    str(warehouse.resolve()) if warehouse else None,
+                    ACTIVE,
+                    now,
+                    by,
+                    now,
+                    by,
+                ),
+            )
+            _audit(connection, tenant_id, by, "add", f"raw folder {raw_dir or '-'}")
+        return self.require(tenant_id)
+
+    def set_raw_dir(self, tenant_id: str, raw_dir: Path, *, by: str) -> Tenant:
+        before = self.require(tenant_id)
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE tenants SET raw_dir = ?, updated_at = ?, updated_by = ? WHERE tenant_id = ?",
+                (str(raw_dir.resolve()), _now(), by, tenant_id),
+            )
+            _audit(connection, tenant_id, by, "raw folder", f"{before.raw_dir or '-'} -> {raw_dir.resolve()}")
+        return self.require(tenant_id)
+
+    def set_status(self, tenant_id: str, status: str, *, by: str) -> Tenant:
+        before = self.require(tenant_id)
+        if status not in (ACTIVE, ARCHIVED):
+            raise TenantError(f"tenant status must be {ACTIVE} or {ARCHIVED}, got {status!r}")
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE tenants SET status = ?, updated_at = ?, updated_by = ? WHERE tenant_id = ?",
+                (status, _now(), by, tenant_id),
+            )
+            _audit(connection, tenant_id, by, "status", f"{before.status} -> {status}")
+        return self.require(tenant_id)
+
+    def delete(self, tenant_id: str, *, by: str) -> None:
+        self.require(tenant_id)
+        with self._connection() as connection:
+            connection.execute("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
+            connection.execute("DELETE FROM api_keys WHERE tenant_id = ?", (tenant_id,))
+            _audit(connection, tenant_id, by, "purge", "registry entry and data deleted")
+
+    def record_publish(self, tenant_id: str, raw_dir: Path, fingerprint: str | None) -> None:
+        """A run published this folder's files (the version ``fingerprint`` names). Nothing to
+        record for a tenant that is not registered (a test's or a benchmark's home)."""
+        if not self.path.exists():
+            return
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE tenants SET published_raw_dir = ?, published_fingerprint = ?, published_at = ?"
+                " WHERE tenant_id = ?",
+                (str(raw_dir.resolve()), fingerprint, _now(), tenant_id),
+            )
+
+
+    # ---- API keys -------------------------------------------------------------------------
+    def create_key(self, tenant_id: str, *, by: str, label: str = "") -> str:
+        """A new key for the tenant's HTTP requests, returned once: only its SHA-256 is kept.
+        (A fast hash is enough for 192 random bits; a slow one guards guessable passwords.)"""
+        if not self.require(tenant_id).active:
+            raise TenantError(f"tenant {tenant_id!r} is archived: it gets no new keys")
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
+        with self._connection() as connection:
+            connection.execute(
+                "INSERT INTO api_keys (key_id, tenant_id, secret_sha256, label, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key_id, tenant_id, _sha256(secret), label, _now(), by),
+            )
+            _audit(connection, tenant_id, by, "key created", key_id + (f" ({label})" if label else ""))
+        return f"{KEY_PREFIX}{key_id}_{secret}"
+
+    def keys(self, tenant_id: str) -> list[dict[str, str | None]]:
+        """The tenant's keys without their secrets: id, label, created and revoked (when and by whom)."""
+        self.require(tenant_id)
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT key_id, label, created_at, created_by, revoked_at, revoked_by FROM api_keys"
+                " WHERE tenant_id = ? ORDER BY created_at, key_id",
+                (tenant_id,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def revoke_key(self, tenant_id: str, key_id: str, *, by: str) -> None:
+        with self._connection() as connection:
+            updated = connection.execute(
+                "UPDATE api_keys SET revoked_at = ?, revoked_by = ?"
+                " WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+                (_now(), by, tenant_id, key_id),
+            ).rowcount
+            if not updated:
+                raise TenantError(f"tenant {tenant_id!r} has no active key {key_id!r}")
+            _audit(connection, tenant_id, by, "key revoked", key_id)
+
+    def tenant_for_key(self, key: str) -> str | None:
+        """The active tenant whose unrevoked key this is; None for anything else, malformed included."""
+        if not key.startswith(KEY_PREFIX) or not self.path.exists():
+            return None
+        key_id, _, secret = key[len(KEY_PREFIX) :].partition("_")
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT k.tenant_id, k.secret_sha256 FROM api_keys k JOIN tenants t USING (tenant_id)"
+                " WHERE k.key_id = ? AND k.revoked_at IS NULL AND t.status = ?",
+                (key_id, ACTIVE),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
+            return None
+        return row["tenant_id"]
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _audit(connection: sqlite3.Connection, tenant_id: str, by: str, action: str, detail: str) -> None:
+    connection.execute(
+        "INSERT INTO tenant_changes (changed_at, changed_by, tenant_id, action, detail) VALUES (?, ?, ?, ?, ?)",
+        (_now(), by, tenant_id, action, detail),
+    )
+
+
+def _tenant(row: sqlite3.Row) -> Tenant:
+    values = dict(row)
+    for key in ("raw_dir", "warehouse", "published_raw_dir"):
+        values[key] = _path(values[key])
+    return Tenant(**values)
+
+
+def resolve(settings: Settings) -> Settings:
+    """The settings with the tenant's registered raw folder and warehouse file where none was
+    given (by an option or the environment): what every command and the code location use."""
+    tenant = TenantRegistry.of(settings).get(settings.tenant_id)
+    if tenant is None:
+        return settings
+    changes: dict[str, object] = {}
+    if settings.raw_dir_override is None and tenant.raw_dir is not None:
+        changes["raw_dir_override"] = tenant.raw_dir
+    if settings.warehouse_override is None and tenant.warehouse is not None:
+        changes["warehouse_override"] = tenant.warehouse
+    return settings.with_(**changes) if changes else settings

@@ -1,0 +1,170 @@
+"""The tenant registry and the `tenants` commands: each tenant's raw folder is its own, and no
+run replaces tables published from one folder with another's without saying so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from apps.cli import main
+from retail_intel.raw.fingerprint import raw_folder_fingerprint
+from retail_intel.settings import Settings
+from retail_intel.tenants import TenantError, TenantRegistry, resolve
+from tests.support import clean_env
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for key in [key for key in os.environ if key.startswith("RETAIL_INTEL_")]:
+        monkeypatch.delenv(key)
+    return tmp_path / "home"
+
+
+def cli(home, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, ["--home", str(home), *args], input=input, env=env, catch_exceptions=False)
+
+
+def test_the_registry_records_tenants_their_folders_and_who_changed_them(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    assert registry.list() == [] and registry.get("acme") is None
+    registry.add("acme", raw_dir=tmp_path / "acme", display_name="Acme Ltd", by="ana")
+    with pytest.raises(TenantError, match="exists already"):
+        registry.add("acme", raw_dir=tmp_path / "other", by="ana")
+    with pytest.raises(ValueError, match="invalid"):
+        registry.add("acme__x", raw_dir=tmp_path, by="ana")  # would share acme's schema prefix
+    registry.set_raw_dir("acme", tmp_path / "acme2", by="bo")
+    registry.set_status("acme", "archived", by="bo")
+
+    acme = registry.require("acme")
+    assert (acme.display_name, acme.raw_dir, acme.status) == ("Acme Ltd", tmp_path / "acme2", "archived")
+    assert (acme.created_by, acme.updated_by) == ("ana", "bo")
+    assert registry.list() == [] and [t.tenant_id for t in registry.list(include_archived=True)] == ["acme"]
+    assert [(c["changed_by"], c["action"]) for c in registry.changes("acme")] == [
+        ("ana", "add"),
+        ("bo", "raw folder"),
+        ("bo", "status"),
+    ]
+
+
+def test_settings_take_the_registered_folder_unless_one_is_given(home, tmp_path):
+    settings = Settings.from_env(clean_env()).with_(home=home, tenant_id="acme")
+    assert resolve(settings) == settings  # not registered: nothing changes
+    TenantRegistry.of(settings).add("acme", raw_dir=tmp_path / "acme", warehouse=tmp_path / "acme.duckdb", by="t")
+    resolved = resolve(settings)
+    assert (resolved.raw_dir, resolved.warehouse_path) == (tmp_path / "acme", tmp_path / "acme.duckdb")
+    given = resolve(settings.with_(raw_dir_override=tmp_path / "given"))
+    assert given.raw_dir == tmp_path / "given"
+
+
+def test_tenants_add_list_show_and_remove(home, generated_raw_dir, tmp_path):
+    added = cli(home, "tenants", "add", "acme", "--raw-dir", str(generated_raw_dir), "--name", "Acme Ltd")
+    assert added.exit_code == 0, added.output
+    assert f"read-only: {home / 'tenants' / 'acme' / 'warehouse.duckdb'}" in added.output  # its own file
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    second = cli(home, "tenants", "add", "globex", "--raw-dir", str(empty))
+    assert second.exit_code == 0 and "does not hold all nine Olist files yet" in second.output
+    again = cli(home, "tenants", "add", "acme", "--raw-dir", str(empty))
+    assert again.exit_code == 2 and "exists already" in again.output
+    hostile = cli(home, "tenants", "add", "x'; drop table tenants; --", "--raw-dir", str(empty))
+    assert hostile.exit_code == 2 and "invalid" in hostile.output
+
+    listed = cli(home, "tenants", "list")
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert lines[0].split()[:4] == ["tenant", "name", "status", "engine"]
+    assert lines[1].split()[:3] == ["acme", "Acme", "Ltd"] and "never" in lines[1]
+    assert lines[2].startswith("globex") and lines[-1] == "2 tenants; engine: 2 on"
+
+    shown = cli(home, "tenants", "show", "acme")
+    assert shown.exit_code == 0 and f"raw folder      {generated_raw_dir}" in shown.output
+    assert "champions      none yet" in shown.output and " add: raw folder " in shown.output
+    assert cli(home, "tenants", "show", "nobody").exit_code == 2
+
+    archived = cli(home, "tenants", "remove", "globex")
+    assert archived.exit_code == 0 and "archived" in archived.output
+    assert "globex" not in cli(home, "tenants", "list").output
+    assert "archived" in cli(home, "tenants", "list", "--all").output
+
+
+def test_purge_deletes_the_tenants_data_and_nothing_else(home, tmp_path):
+    for tenant in ("acme", "globex"):
+        assert cli(home, "tenants", "add", tenant, "--raw-dir", str(tmp_path / tenant)).exit_code == 0
+        warehouse = home / "tenants" / tenant / "warehouse.duckdb"
+        warehouse.parent.mkdir(parents=True)
+        with duckdb.connect(str(warehouse)) as connection:
+            connection.execute("create schema marts; create table marts.orders as select 1 as one")
+    (tmp_path / "acme").mkdir()
+
+    declined = cli(home, "tenants", "remove", "acme", "--purge", input="n\n")
+    assert declined.exit_code == 1 and (home / "tenants" / "acme" / "warehouse.duckdb").exists()
+    purged = cli(home, "tenants", "remove", "acme", "--purge", "--yes")
+    assert purged.exit_code == 0, purged.output
+    assert not (home / "tenants" / "acme").exists() and (tmp_path / "acme").is_dir()  # its raw folder stays
+    assert (home / "tenants" / "globex" / "warehouse.duckdb").exists()
+    assert TenantRegistry(home / "platform" / "tenants.sqlite").get("acme") is None
+    assert cli(home, "tenants", "remove", "default", "--purge", "--yes").exit_code == 2
+
+
+def test_a_run_from_another_folder_than_the_published_one_says_so_and_changes_nothing(
+    home, generated_raw_dir, tmp_path
+):
+    """What lost a data team's 100K marts: tables published from one folder replaced by another's."""
+    other = tmp_path / "other"
+    shutil.copytree(generated_raw_dir, other)
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("default", raw_dir=generated_raw_dir, by="t")
+    registry.record_publish("default", generated_raw_dir, raw_folder_fingerprint(generated_raw_dir))
+
+    refused = cli(home, "run", "--raw-dir", str(other))
+    assert refused.exit_code == 2
+    assert f"built from {generated_raw_dir}" in refused.output and f"reads {other}" in refused.output
+    assert "pass --yes" in refused.output
+    assert registry.require("default").raw_dir == generated_raw_dir
+
+    # Nor a folder set in the environment.
+    from_env = cli(home, "run", env={"RETAIL_INTEL_RAW_DIR": str(other)})
+    assert from_env.exit_code == 2 and f"reads {other}" in from_env.output
+
+
+def test_api_keys_name_their_tenant_until_revoked_and_only_their_hash_is_kept(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    acme_key = registry.create_key("acme", by="ana", label="shop front")
+    globex_key = registry.create_key("globex", by="ana")
+    assert registry.tenant_for_key(acme_key) == "acme" and registry.tenant_for_key(globex_key) == "globex"
+    assert acme_key.split("_", 2)[2] not in registry.path.read_bytes().decode("latin-1")  # the secret is not stored
+    for hostile in ("", "ri_", acme_key + "x", acme_key[:-1], "ri_' or 1=1 --_x", "x" * 10_000, "ri_ü_ü"):
+        assert registry.tenant_for_key(hostile) is None, hostile
+
+    (listed,) = registry.keys("acme")
+    assert (listed["label"], listed["created_by"], listed["revoked_at"]) == ("shop front", "ana", None)
+    registry.revoke_key("acme", listed["key_id"], by="bo")
+    assert registry.tenant_for_key(acme_key) is None
+    with pytest.raises(TenantError, match="no active key"):
+        registry.revoke_key("globex", listed["key_id"], by="bo")  # not globex's to revoke
+
+    registry.set_status("globex", "archived", by="bo")
+    assert registry.tenant_for_key(globex_key) is None  # an archived tenant's keys stop working
+    with pytest.raises(TenantError, match="archived"):
+        registry.create_key("globex", by="bo")
+
+
+def test_tenants_key_commands(home, tmp_path):
+    assert cli(home, "tenants", "add", "acme", "--raw-dir", str(tmp_path)).exit_code == 0
+    created = CliRunner().invoke(main, ["--home", str(home), "tenants", "key", "create", "acme", "--label", "bi"])
+    assert created.exit_code == 0
+    key = created.stdout.strip()
+    assert TenantRegistry(home / "platform" / "tenants.sqlite").tenant_for_key(key) == "acme"
+    key_id = key.split("_")[1]
+    listed = cli(home, "tenants", "key", "list", "acme")
+    assert key_id in listed.output and "active" in listed.output and "bi" in listed.output
+    assert cli(home, "tenants", "key", "revoke", "acme", key_id).exit_code == 0
+    assert "revoked" in cli(home, "tenants", "key", "list", "acme").output
+    assert cli(home, "tenants", "key", "revoke", "acme", key_id).exit_code == 2
+    assert cli(home, "tenants", "key", "create", "nobody").exit_code == 2
