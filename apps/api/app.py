@@ -5,9 +5,10 @@ the champion two-tower model against the catalogue. Both pass through the same b
 rules (``rules.apply_rules``) and honour the engine switch. Every answer names the model
 version it came from and carries a request id (also in the ``X-Request-ID`` header).
 
-``create_app`` wires the pieces: the ``Service`` (service.py) on ``app.state``, reached by the
-routes through ``deps.ServiceDep``; the request and response bodies (schemas.py); the
-middleware (middleware.py); one router per resource (routes/).
+``create_app`` wires the pieces: the ``Tenancy`` (tenancy.py) on ``app.state``, which gives each
+request its tenant's ``Service`` (service.py), reached by the routes through
+``deps.ServiceDep``; the request and response bodies (schemas.py); the middleware
+(middleware.py); one router per resource (routes/).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from apps.api.metrics import Metrics
 from apps.api.middleware import BodyLimit, Observe
 from apps.api.routes import events, forecast, health, recommendations, segments
-from apps.api.service import Service
-from apps.api.snapshot import Snapshots
-from ml.registry import ModelRegistry
-from retail_intel.events import EVENT_TYPES, EventStore
+from apps.api.tenancy import RateLimit, Tenancy, default_multi_tenant
+from retail_intel.events import EVENT_TYPES
 from retail_intel.settings import Settings
 
 
@@ -48,29 +48,39 @@ async def invalid_request(_: Request, error: RequestValidationError) -> JSONResp
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    service: Service = app.state.service
-    service.rules()  # a malformed rules file stops the start with its message
-    service.events = EventStore(service.settings)
-    service.snapshots.start()
+    tenancy: Tenancy = app.state.tenancy
+    tenancy.start()  # single-tenant: its snapshot and rules load now; a malformed rules file stops the start
     yield
-    service.snapshots.stop()
-    service.events.close()
+    tenancy.stop()
 
 
-def create_app(settings: Settings, refresh_seconds: float = 10.0) -> FastAPI:
-    """The app for one tenant. The first snapshot loads at start-up; later ones in the background."""
-    registry = ModelRegistry(settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
-    service = Service(settings, Snapshots(settings, registry, refresh_seconds))
+def create_app(
+    settings: Settings,
+    refresh_seconds: float = 10.0,
+    *,
+    multi_tenant: bool | None = None,
+    rate_limit: RateLimit | None = None,
+) -> FastAPI:
+    """The app for every tenant (``multi_tenant``: by API key), or for ``settings``' tenant alone.
+    By default keys are required when the registry holds more than one active tenant."""
+    metrics = Metrics()
+    tenancy = Tenancy(
+        settings,
+        multi_tenant=default_multi_tenant(settings) if multi_tenant is None else multi_tenant,
+        refresh_seconds=refresh_seconds,
+        metrics=metrics,
+        rate_limit=rate_limit,
+    )
     app = FastAPI(
         title="retail-intel recommendations",
         version="1",
         description="Precomputed and real-time recommendations, similar products, segments, forecast and events.",
         lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.tenancy = tenancy
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(BodyLimit)
-    app.add_middleware(Observe, metrics=service.metrics)
+    app.add_middleware(Observe, metrics=metrics)
     for resource in (recommendations, segments, forecast, events, health):
         app.include_router(resource.router)
     return app

@@ -1,17 +1,29 @@
-"""Dependencies of the routes: the app's one Service, set on ``app.state`` by ``create_app``."""
+"""Dependencies of the routes: the request's tenant's Service, from the app's ``Tenancy``
+(``app.state.tenancy``, set by ``create_app``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from apps.api.service import Service
+from apps.api.tenancy import Tenancy
 
 
 # async: FastAPI runs a plain-def dependency in its thread pool, a hop per request for an attribute read.
-async def get_service(request: Request) -> Service:
-    return request.app.state.service
+async def get_tenancy(request: Request) -> Tenancy:
+    return request.app.state.tenancy
+
+
+TenancyDep = Annotated[Tenancy, Depends(get_tenancy)]
+
+
+async def get_service(
+    tenancy: TenancyDep,
+    x_api_key: Annotated[str | None, Header(description="The tenant's API key (multi-tenant mode).")] = None,
+) -> Service:
+    return tenancy.service_for_request(x_api_key)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

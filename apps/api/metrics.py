@@ -26,3 +26,6 @@ class Metrics:
             "retail_intel_rule_hits", "candidates removed per rule", ["rule"], registry=self.registry
         )
         self.cold_starts = Counter("retail_intel_cold_starts", "real-time cold-start answers", registry=self.registry)
+        self.rate_limited = Counter(
+            "retail_intel_rate_limited", "requests refused with 429, per tenant", ["tenant"], registry=self.registry
+        )

@@ -1,4 +1,4 @@
-"""The state every route shares, one per app: built by ``create_app``, reached through ``deps.ServiceDep``."""
+"""One tenant's state that its requests share: built by ``Tenancy``, reached through ``deps.ServiceDep``."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from retail_intel.switch import OFF, EngineSwitch
 
 
 class Service:
-    """What the endpoints share: snapshots, rules, switch, events, metrics."""
+    """What one tenant's requests share: snapshots, rules, switch, events; and the app's metrics."""
 
-    def __init__(self, settings: Settings, snapshots: Snapshots) -> None:
+    def __init__(self, settings: Settings, snapshots: Snapshots, metrics: Metrics) -> None:
         self.settings = settings
         self.snapshots = snapshots
         self.switch = EngineSwitch(settings.engine_switch_path)
-        self.metrics = Metrics()
+        self.metrics = metrics  # the app's: every tenant's service reports to one /metrics
         self.events: EventStore | None = None
         self._rules: tuple[float, BusinessRules] | None = None
         self._reported_version: str | None = None
@@ -39,7 +39,8 @@ class Service:
         if snapshot is None:
             raise HTTPException(503, f"not ready: {self.snapshots.last_error or 'loading'}")
         if snapshot.model_version != self._reported_version:  # only when a new champion arrived
-            self.metrics.model_version.clear()
+            if self._reported_version is not None:  # this tenant's previous one; the names carry the tenant
+                self.metrics.model_version.remove(self._reported_version)
             self.metrics.model_version.labels(snapshot.model_version).set(1)
             self._reported_version = snapshot.model_version
         return snapshot

@@ -25,9 +25,17 @@ from retail_intel.settings import Settings
     show_default=True,
     help="On SIGTERM or SIGINT, how long requests in flight may take to finish before the service exits.",
 )
+@click.option(
+    "--multi-tenant/--single-tenant",
+    default=None,
+    help="Every tenant, by API key (X-API-Key), or this tenant alone without keys. "
+    "Default: by key when the tenant registry holds more than one active tenant.",
+)
 @click.pass_obj
 @warehouse_options
-def serve(settings: Settings, host: str, port: int, refresh_seconds: float, drain_seconds: float) -> None:
+def serve(
+    settings: Settings, host: str, port: int, refresh_seconds: float, drain_seconds: float, multi_tenant: bool | None
+) -> None:
     """Serve recommendations, similar products, segments and the forecast over HTTP (/docs for the schema)."""
     import uvicorn
 
@@ -35,10 +43,13 @@ def serve(settings: Settings, host: str, port: int, refresh_seconds: float, drai
     from apps.rules import RulesError
 
     try:
-        app = create_app(settings, refresh_seconds=refresh_seconds)
+        app = create_app(settings, refresh_seconds=refresh_seconds, multi_tenant=multi_tenant)
     except RulesError as error:
         fail(str(error), 2)
-    click.echo(f"Serving tenant {settings.tenant_id!r} on http://{host}:{port} (OpenAPI at /docs)")
+    if app.state.tenancy.multi_tenant:
+        click.echo(f"Serving every tenant by API key (X-API-Key) on http://{host}:{port} (OpenAPI at /docs)")
+    else:
+        click.echo(f"Serving tenant {settings.tenant_id!r} on http://{host}:{port} (OpenAPI at /docs)")
     # On SIGTERM or SIGINT uvicorn stops accepting connections, lets requests in flight finish
     # (at most the bound below, so that one stuck client cannot hold a deploy), then exits by the
     # signal it received.

@@ -85,7 +85,7 @@ def test_every_endpoint_answers(client, known):
     event = {"event_type": "click", "customer_unique_id": customer, "product_id": known["product"],
              "model_version": real_time["model_version"], "request_id": real_time["request_id"]}  # fmt: skip
     assert client.post("/v1/events", json={"events": [event, {**event, "event_type": "purchase"}]}).status_code == 202
-    assert client.app.state.service.events.count() >= 2
+    assert client.app.state.tenancy.service_for("default").events.count() >= 2
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["model_version"] == "default.recommender/1"
     metrics = client.get("/metrics").text
@@ -96,7 +96,7 @@ def test_every_endpoint_answers(client, known):
 
 def test_real_time_scores_equal_the_models_own(served_settings, client, known):
     """The service's numpy scorer reproduces the two-tower model's recommendations."""
-    snapshot = client.app.state.service.snapshot()
+    snapshot = client.app.state.tenancy.service_for("default").snapshot()
     registry = ModelRegistry(served_settings.mlflow_tracking_uri, artifact_root=served_settings.mlflow_artifact_root)
     frames = {name: warehouse_for(served_settings).read("marts", name)
               for name in ("user_item_interactions", "customer_rfm", "products", "orders")}  # fmt: skip

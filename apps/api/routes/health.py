@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from apps.api.deps import ServiceDep
+from apps.api.deps import TenancyDep
 
 router = APIRouter()
 
@@ -17,7 +17,15 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(service: ServiceDep) -> JSONResponse:
+def readyz(tenancy: TenancyDep) -> JSONResponse:
+    if tenancy.multi_tenant:
+        # Each tenant's readiness shows on its own requests (503 until its snapshot loads).
+        loaded = tenancy.loaded()
+        ready = sum(1 for service in loaded if service.snapshots.current() is not None)
+        return JSONResponse(
+            {"ready": True, "mode": "multi-tenant", "tenants_loaded": len(loaded), "tenants_ready": ready}
+        )
+    service = tenancy.service_for(tenancy.settings.tenant_id)
     snapshot = service.snapshots.current()
     body = {
         "ready": snapshot is not None,
@@ -29,5 +37,5 @@ def readyz(service: ServiceDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(service: ServiceDep) -> Response:
-    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(tenancy: TenancyDep) -> Response:
+    return Response(generate_latest(tenancy.metrics.registry), media_type=CONTENT_TYPE_LATEST)
