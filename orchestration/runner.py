@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 
 from retail_intel.settings import Settings
+from retail_intel.tenants import TenantRegistry
 from retail_intel.warehouse import tenant_lock
 
 Log = Callable[[str], None]
@@ -34,6 +35,8 @@ class GraphRunReport:
     run_seconds: float = 0.0
     # Seconds inside the raw step: parsing and loading vs. the raw quality suite.
     raw_phase_seconds: dict[str, float] = field(default_factory=dict)
+    # The champion version each model asset served its table from: {"ml/revenue_forecast": "2"}.
+    champions: dict[str, str] = field(default_factory=dict)
 
 
 DAGSTER_YAML_MARKER = "# Written by retail-intel; rewritten on every run while this line is here."
@@ -106,6 +109,14 @@ def run_graph(
         log(f"Full log of the run (dbt output included): {run_log}")
         report.run_seconds = time.perf_counter() - started
         report.step_seconds = _step_seconds(instance, result.run_id)
+    TenantRegistry.of(settings).record_run(
+        settings.tenant_id,
+        result.run_id,
+        status="success" if report.success else "failed",
+        failed_checks=len(report.failed_checks),
+        first_failure=(report.failures or report.failed_checks or [None])[0],
+        champions=report.champions,
+    )
     return report
 
 
@@ -145,6 +156,9 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
             name = "/".join(materialization.asset_key.path)
             rows = materialization.metadata.get("dagster/row_count")
             report.materialized[name] = rows.value if rows is not None else None
+            champion = materialization.metadata.get("champion_version")
+            if champion is not None and champion.value is not None:
+                report.champions[name] = str(champion.value)
             for phase in ("loading", "quality_checks"):
                 timing = materialization.metadata.get(f"seconds_{phase}")
                 if timing is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -50,6 +51,15 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_by TEXT NOT NULL,
     revoked_at TEXT,
     revoked_by TEXT
+);
+CREATE TABLE IF NOT EXISTS tenant_runs (
+    tenant_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    failed_checks INTEGER NOT NULL,
+    first_failure TEXT,
+    champions TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tenant_changes (
     changed_at TEXT NOT NULL,
@@ -220,6 +230,47 @@ class TenantRegistry:
                 (str(raw_dir.resolve()), fingerprint, _now(), tenant_id),
             )
 
+
+    # ---- runs -----------------------------------------------------------------------------
+    def record_run(
+        self,
+        tenant_id: str,
+        run_id: str,
+        *,
+        status: str,
+        failed_checks: int,
+        first_failure: str | None,
+        champions: dict[str, str],
+    ) -> None:
+        """A finished run of a registered tenant: its outcome (success, failed or canceled) and the
+        champion versions it served its tables from."""
+        if self.get(tenant_id) is None:
+            return
+        with self._connection() as connection:
+            connection.execute(
+                "INSERT INTO tenant_runs (tenant_id, run_id, finished_at, status, failed_checks, first_failure,"
+                " champions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tenant_id,
+                    run_id,
+                    _now(),
+                    status,
+                    failed_checks,
+                    first_failure,
+                    json.dumps(champions, sort_keys=True),
+                ),
+            )
+
+    def last_runs(self) -> dict[str, dict[str, object]]:
+        """Each tenant's latest run: finished_at, status, failed_checks, first_failure, champions."""
+        if not self.path.exists():
+            return {}
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT * FROM tenant_runs r WHERE rowid = "
+                "(SELECT max(rowid) FROM tenant_runs WHERE tenant_id = r.tenant_id)"
+            ).fetchall()
+        return {row["tenant_id"]: {**dict(row), "champions": json.loads(row["champions"])} for row in rows}
 
     # ---- API keys -------------------------------------------------------------------------
     def create_key(self, tenant_id: str, *, by: str, label: str = "") -> str:

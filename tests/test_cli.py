@@ -160,3 +160,34 @@ def test_a_stop_signal_during_dbt_or_training_stops_the_run_and_the_next_run_suc
     after = run_cli("--home", str(home), "run", "--raw-dir", str(raw), cwd=tmp_path)
     assert after.returncode == 0, after.stdout + after.stderr
     assert "ml/recommendations" in after.stdout
+
+
+def test_all_tenants_run_each_from_its_own_folder_and_one_bad_folder_fails_only_its_own(tmp_path):
+    home = str(tmp_path / "home")
+    orders = {}
+    for seed, tenant in enumerate(("acme", "globex", "initech"), start=1):
+        raw = tmp_path / tenant
+        generated = run_cli(
+            "generate", "--orders", str(400 * seed), "--seed", str(seed), "--out", str(raw), cwd=tmp_path
+        )
+        assert generated.returncode == 0, generated.stderr
+        orders[tenant] = sum(1 for _ in (raw / "olist_orders_dataset.csv").open()) - 1
+        assert run_cli("--home", home, "tenants", "add", tenant, "--raw-dir", str(raw), cwd=tmp_path).returncode == 0
+    (tmp_path / "empty").mkdir()
+    added = run_cli("--home", home, "tenants", "add", "broken", "--raw-dir", str(tmp_path / "empty"), cwd=tmp_path)
+    assert added.returncode == 0 and "does not hold all nine Olist files yet" in added.stdout
+
+    result = run_cli("--home", home, "run", "--all-tenants", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert all(" ok " in lines[tenant] for tenant in orders), result.stdout
+    assert "failed (exit 2)" in lines["broken"] and "file not found" in lines["broken"]
+    assert re.search(r"^4 tenants in [\d.]+ s: 3 ok, 1 failed \(broken\)$", result.stdout, re.MULTILINE)
+    for tenant, count in orders.items():  # each built from its own files, in its own warehouse
+        warehouse = tmp_path / "home" / "tenants" / tenant / "warehouse.duckdb"
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("select count(*) from raw.olist_orders_dataset").fetchone()[0] == count
+
+    listed = run_cli("--home", home, "tenants", "list", cwd=tmp_path).stdout
+    assert listed.splitlines()[-1] == "4 tenants; engine: 4 on; last run: 1 failed, 3 success"
+    assert all("recommender v1" in line for line in listed.splitlines() if line.split()[0] in orders)

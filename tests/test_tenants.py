@@ -78,7 +78,7 @@ def test_tenants_add_list_show_and_remove(home, generated_raw_dir, tmp_path):
     lines = listed.output.splitlines()
     assert lines[0].split()[:4] == ["tenant", "name", "status", "engine"]
     assert lines[1].split()[:3] == ["acme", "Acme", "Ltd"] and "never" in lines[1]
-    assert lines[2].startswith("globex") and lines[-1] == "2 tenants; engine: 2 on"
+    assert lines[2].startswith("globex") and lines[-1] == "2 tenants; engine: 2 on; last run: 2 never run"
 
     shown = cli(home, "tenants", "show", "acme")
     assert shown.exit_code == 0 and f"raw folder      {generated_raw_dir}" in shown.output
@@ -168,3 +168,27 @@ def test_tenants_key_commands(home, tmp_path):
     assert "revoked" in cli(home, "tenants", "key", "list", "acme").output
     assert cli(home, "tenants", "key", "revoke", "acme", key_id).exit_code == 2
     assert cli(home, "tenants", "key", "create", "nobody").exit_code == 2
+
+
+def test_each_tenants_last_run_and_champions_are_listed(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    registry.record_run("acme", "r1", status="success", failed_checks=0, first_failure=None, champions={})
+    registry.record_run(
+        "acme",
+        "r2",
+        status="failed",
+        failed_checks=2,
+        first_failure="marts/orders:unique_order_id",
+        champions={"ml/revenue_forecast": "3", "ml/recommendations": "1"},
+    )
+    registry.record_run("nobody", "r3", status="success", failed_checks=0, first_failure=None, champions={})
+    last = registry.last_runs()
+    assert set(last) == {"acme"}  # an unregistered tenant's run is not recorded
+    assert (last["acme"]["run_id"], last["acme"]["failed_checks"]) == ("r2", 2)
+
+    lines = cli(home, "tenants", "list").output.splitlines()
+    acme = next(line for line in lines if line.startswith("acme"))
+    assert "failed" in acme and "forecast v3, recommender v1" in acme
+    assert lines[-1] == "2 tenants; engine: 2 on; last run: 1 failed, 1 never run"

@@ -47,6 +47,12 @@ from retail_intel.settings import LAYERS, Settings
     default=False,
     help="Replace the tenant's published tables even when they were built from another raw folder.",
 )
+@click.option(
+    "--all-tenants",
+    is_flag=True,
+    default=False,
+    help="Run every active tenant of the registry, one after another, each from its registered raw folder.",
+)
 # Set by the supervising command on the process that does the work (see supervisor.py).
 @click.option("--run-id", default=None, hidden=True)
 @click.pass_obj
@@ -59,6 +65,7 @@ def run(
     top_k: int,
     include_bought: bool,
     yes: bool,
+    all_tenants: bool,
     run_id: str | None,
 ) -> None:
     """Materialize the whole asset graph: raw files, quality gates, dbt marts, score tables.
@@ -66,6 +73,16 @@ def run(
     Without --raw-dir it reads the tenant's registered raw folder (`tenants add`), else the
     shipped sample; --raw-dir becomes the tenant's folder. SIGTERM or SIGINT stops it within
     seconds: each table is then as before or wholly new."""
+    if all_tenants:
+        if raw_dir or yes:
+            fail("--all-tenants runs each tenant from its registered folder: it takes neither --raw-dir nor --yes", 2)
+        from apps.cli.run_all import run_all_tenants
+
+        options = ["--horizon", str(horizon), "--top-k", str(top_k)]
+        options += ["--as-of-date", f"{as_of_date:%Y-%m-%d}"] if as_of_date else []
+        options += ["--include-bought"] if include_bought else []
+        run_all_tenants(settings, options)
+        return
     if raw_dir:
         settings = settings.with_(raw_dir_override=raw_dir)
     if run_id is None:
@@ -165,11 +182,20 @@ def _supervise_run(settings: Settings, as_of_date, horizon: int, top_k: int, inc
         import signal
 
         from orchestration.runner import cancel_run
+        from retail_intel.tenants import TenantRegistry
         from retail_intel.warehouse import warehouse_for
 
         name = signal.Signals(signum).name
         warehouse_for(settings).discard_unpublished()
         published = cancel_run(settings, run_id, f"stopped by {name}")
+        TenantRegistry.of(settings).record_run(
+            settings.tenant_id,
+            run_id,
+            status="canceled",
+            failed_checks=0,
+            first_failure=f"stopped by {name}",
+            champions={},
+        )
         click.echo(
             f"error: stopped by {name}; Dagster run {run_id} canceled. Each table is as it was or wholly new: "
             f"published before the stop: {_by_layer(published)}. The build copies were removed; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -99,27 +100,46 @@ def tenants_reader(settings: Settings, tenant_id: str) -> None:
 @click.option("--all", "include_archived", is_flag=True, help="Include archived tenants.")
 @click.pass_obj
 def tenants_list(settings: Settings, include_archived: bool) -> None:
-    """Every tenant: status, engine state, last publish and raw folder."""
+    """Every tenant: status, engine state, last run and its champions, raw folder; then counts."""
     from retail_intel.switch import EngineSwitch
 
-    listed = _registry(settings).list(include_archived=include_archived)
+    registry = _registry(settings)
+    listed = registry.list(include_archived=include_archived)
     if not listed:
         click.echo(f"No tenants registered in {settings.registry_path}; add one with `retail-intel tenants add`.")
         return
-    rows = [("tenant", "name", "status", "engine", "last published", "raw folder")]
-    engines = {}
+    last_runs = registry.last_runs()
+    rows = [("tenant", "name", "status", "engine", "last run", "champions", "raw folder")]
+    engines: Counter = Counter()
+    outcomes: Counter = Counter()
     for tenant in listed:
         engine = EngineSwitch(settings.with_(tenant_id=tenant.tenant_id).engine_switch_path).state
-        engines[engine] = engines.get(engine, 0) + 1
-        published = tenant.published_at or "never"
+        engines[engine] += 1
+        run = last_runs.get(tenant.tenant_id)
+        outcomes[run["status"] if run else "never run"] += 1
+        served = (run or {}).get("champions", {})
+        champions = ", ".join(f"{short} v{served[name]}" for name, short in _SHORT.items() if name in served)
         rows.append(
-            (tenant.tenant_id, tenant.display_name, tenant.status, engine, published, str(tenant.raw_dir or "-"))
+            (
+                tenant.tenant_id,
+                tenant.display_name,
+                tenant.status,
+                engine,
+                f"{run['finished_at']} {run['status']}" if run else "never",
+                champions or "-",
+                str(tenant.raw_dir or "-"),
+            )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=False)) + "  " + row[-1])
-    counts = ", ".join(f"{count} {state}" for state, count in sorted(engines.items()))
-    click.echo(f"{len(listed)} tenants; engine: {counts}")
+    engine_counts = ", ".join(f"{count} {state}" for state, count in sorted(engines.items()))
+    run_counts = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
+    click.echo(f"{len(listed)} tenants; engine: {engine_counts}; last run: {run_counts}")
+
+
+# Model assets as `tenants list` names them.
+_SHORT = {"ml/revenue_forecast": "forecast", "ml/customer_segments": "segments", "ml/recommendations": "recommender"}
 
 
 @tenants.command("show")

@@ -138,6 +138,7 @@ def revenue_forecast(
         metadata={
             "dagster/row_count": warehouse.write("ml", "revenue_forecast", table),
             "champion": f"{champion.name}, version {crowned.champion_version}",
+            "champion_version": crowned.champion_version,
             "backtest_winner": result.winner,
             "chosen_because": result.reason,
             "prophet_lost_to": result.prophet_lost_to or "Prophet won or did not run",
