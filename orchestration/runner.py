@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 
 from retail_intel.settings import Settings
+from retail_intel.tenant_status import publish_tenant_status
 from retail_intel.tenants import TenantRegistry
 from retail_intel.warehouse import tenant_lock
 
@@ -117,7 +118,18 @@ def run_graph(
         first_failure=(report.failures or report.failed_checks or [None])[0],
         champions=report.champions,
     )
+    if TenantRegistry.of(settings).get(settings.tenant_id) is not None:
+        _refresh_operator_view(settings, log)
     return report
+
+
+def _refresh_operator_view(settings: Settings, log: Log) -> None:
+    """The operator's table is a view of the registry: when it cannot be written (a database
+    down), this run's own tables stand, and the next run rewrites it whole."""
+    try:
+        publish_tenant_status(settings)
+    except Exception as error:  # noqa: BLE001 - reported, and the run's outcome is not the table's
+        log(f"warning: the operator's table ops.tenant_status was not refreshed: {error}")
 
 
 def cancel_run(settings: Settings, run_id: str, message: str) -> list[str]:

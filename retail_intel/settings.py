@@ -25,6 +25,8 @@ from typing import Literal
 Target = Literal["duckdb", "postgres"]
 TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
 DEFAULT_TENANT = "default"
+# The operator's own space (retail_intel/tenant_status.py): reserved, never a client's id.
+PLATFORM_TENANT = "platform"
 LAYERS = ("raw", "staging", "intermediate", "marts")
 
 # No "__": it separates the tenant from the layer in PostgreSQL schema names ("acme__marts"),

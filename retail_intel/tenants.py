@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retail_intel.settings import Settings, validate_tenant_id
+from retail_intel.settings import PLATFORM_TENANT, Settings, validate_tenant_id
 
 ACTIVE, ARCHIVED = "active", "archived"
 # API keys read "ri_<key id>_<secret>": the id finds the row, the secret is checked against its hash.
@@ -163,6 +163,8 @@ class TenantRegistry:
         warehouse: Path | None = None,
     ) -> Tenant:
         validate_tenant_id(tenant_id)
+        if tenant_id == PLATFORM_TENANT:
+            raise TenantError(f"tenant id {PLATFORM_TENANT!r} is reserved for the operator's own tables")
         now = _now()
         with self._connection() as connection:
             existing = connection.execute("SELECT status FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()

@@ -190,4 +190,8 @@ def test_all_tenants_run_each_from_its_own_folder_and_one_bad_folder_fails_only_
 
     listed = run_cli("--home", home, "tenants", "list", cwd=tmp_path).stdout
     assert listed.splitlines()[-1] == "4 tenants; engine: 4 on; last run: 1 failed, 3 success"
+    # The operator's table, refreshed by each run, in the platform's own warehouse.
+    with duckdb.connect(str(tmp_path / "home" / "tenants" / "platform" / "warehouse.duckdb"), read_only=True) as con:
+        outcomes = dict(con.execute("select tenant_id, last_run_status from ops.tenant_status").fetchall())
+    assert outcomes == {"acme": "success", "globex": "success", "initech": "success", "broken": "failed"}
     assert all("recommender v1" in line for line in listed.splitlines() if line.split()[0] in orders)

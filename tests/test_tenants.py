@@ -7,13 +7,17 @@ import os
 import shutil
 
 import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from apps.cli import main
 from retail_intel.raw.fingerprint import raw_folder_fingerprint
 from retail_intel.settings import Settings
+from retail_intel.switch import EngineSwitch
+from retail_intel.tenant_status import STATUS_TABLE, platform_settings, publish_tenant_status
 from retail_intel.tenants import TenantError, TenantRegistry, resolve
+from retail_intel.warehouse import warehouse_for
 from tests.support import clean_env
 
 
@@ -192,3 +196,28 @@ def test_each_tenants_last_run_and_champions_are_listed(home, tmp_path):
     acme = next(line for line in lines if line.startswith("acme"))
     assert "failed" in acme and "forecast v3, recommender v1" in acme
     assert lines[-1] == "2 tenants; engine: 2 on; last run: 1 failed, 1 never run"
+
+
+def test_the_operators_table_has_a_row_per_tenant_in_the_platforms_own_warehouse(home, tmp_path):
+    settings = Settings.from_env(clean_env()).with_(home=home)
+    registry = TenantRegistry.of(settings)
+    for tenant in ("acme", "globex", "initech"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    with pytest.raises(TenantError, match="reserved"):
+        registry.add("platform", raw_dir=tmp_path, by="t")
+    registry.record_run(
+        "acme", "r1", status="success", failed_checks=0, first_failure=None, champions={"ml/recommendations": "2"}
+    )
+    registry.record_run("globex", "r2", status="failed", failed_checks=3, first_failure="raw: bad", champions={})
+    registry.set_status("initech", "archived", by="t")
+    EngineSwitch(settings.with_(tenant_id="globex").engine_switch_path).set("frozen", by="t", reason="unhappy")
+
+    assert publish_tenant_status(settings) == 3
+    table = warehouse_for(platform_settings(settings)).read(*STATUS_TABLE).set_index("tenant_id")
+    assert list(table.index) == ["acme", "globex", "initech"]
+    assert table.loc["acme", "recommender_champion"] == "2" and table.loc["acme", "last_run_status"] == "success"
+    assert (table.loc["globex", "engine"], table.loc["globex", "failed_checks"]) == ("frozen", 3)
+    assert table.loc["initech", "status"] == "archived" and table.loc["initech", "last_run_status"] == "never run"
+    assert pd.isna(table.loc["initech", "last_run_at"]) and not pd.isna(table.loc["acme", "last_run_at"])
+    # Nothing of it lands in a client's warehouse.
+    assert not (home / "tenants" / "acme" / "warehouse.duckdb").exists()
