@@ -73,7 +73,8 @@ class Tenancy:
         self._buckets: dict[str, _Bucket] = {}
         self._keys: dict[str, str | None] = {}
         self._keys_stamp: int | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # builds services
+        self._keys_lock = threading.Lock()  # the key cache and the buckets: requests come from several threads
         self._started = False
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -94,6 +95,19 @@ class Tenancy:
         return list(self._services.values())
 
     # ---- per request -------------------------------------------------------------------------
+    def is_warm(self, api_key: str | None) -> bool:
+        """Whether ``service_for_request`` answers from memory (no registry query, no service to
+        build), so that the event loop may call it rather than a worker thread."""
+        if not self.multi_tenant:
+            return self.settings.tenant_id in self._services
+        if not api_key:
+            return True
+        with self._keys_lock:
+            if api_key not in self._keys:
+                return False
+            tenant_id = self._keys[api_key]
+        return tenant_id is None or tenant_id in self._services
+
     def service_for_request(self, api_key: str | None) -> Service:
         if not self.multi_tenant:
             return self.service_for(self.settings.tenant_id)
@@ -102,7 +116,7 @@ class Tenancy:
         tenant_id = self._tenant_for_key(api_key)
         if tenant_id is None:
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
-        wait = self._bucket(tenant_id).take()
+        wait = self._take(tenant_id)
         if wait:
             self.metrics.rate_limited.labels(tenant_id).inc()
             raise HTTPException(
@@ -139,19 +153,24 @@ class Tenancy:
             stamp = self.registry.path.stat().st_mtime_ns
         except FileNotFoundError:
             return None
-        if stamp != self._keys_stamp:
-            self._keys, self._keys_stamp = {}, stamp
-        if api_key not in self._keys:
+        with self._keys_lock:
+            if stamp != self._keys_stamp:
+                self._keys, self._keys_stamp = {}, stamp
+            if api_key in self._keys:
+                return self._keys[api_key]
+        tenant_id = self.registry.tenant_for_key(api_key)  # outside the lock: a query
+        with self._keys_lock:
             if len(self._keys) > 10_000:  # a flood of made-up keys must not grow this without bound
                 self._keys.clear()
-            self._keys[api_key] = self.registry.tenant_for_key(api_key)
-        return self._keys[api_key]
+            self._keys[api_key] = tenant_id
+        return tenant_id
 
-    def _bucket(self, tenant_id: str) -> _Bucket:
-        bucket = self._buckets.get(tenant_id)
-        if bucket is None:
-            bucket = self._buckets.setdefault(tenant_id, _Bucket(self.rate_limit))
-        return bucket
+    def _take(self, tenant_id: str) -> float:
+        with self._keys_lock:
+            bucket = self._buckets.get(tenant_id)
+            if bucket is None:
+                bucket = self._buckets[tenant_id] = _Bucket(self.rate_limit)
+            return bucket.take()
 
 
 def default_multi_tenant(settings: Settings) -> bool:
