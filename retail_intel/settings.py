@@ -31,7 +31,7 @@ LAYERS = ("raw", "staging", "intermediate", "marts")
 
 # No "__": it separates the tenant from the layer in PostgreSQL schema names ("acme__marts"),
 # so no tenant's schemas can start with another tenant's prefix.
-_TENANT_ID = re.compile(r"^[a-z](?:[a-z0-9]|_(?!_)){0,30}$")
+_TENANT_ID = re.compile(r"^[a-z](?:_?[a-z0-9])*$")  # nor a trailing "_": "acme_" + "__raw" starts "acme__"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -51,10 +51,10 @@ def resource_dir(name: str) -> Path:
 
 
 def validate_tenant_id(tenant_id: str) -> str:
-    if not _TENANT_ID.match(tenant_id):
+    if len(tenant_id) > 31 or not _TENANT_ID.match(tenant_id):
         raise ValueError(
             f"tenant id {tenant_id!r} is invalid: use 1-31 lower-case letters, digits or single "
-            "underscores, starting with a letter (it becomes part of schema names)"
+            "underscores, starting with a letter and not ending with an underscore (it becomes part of schema names)"
         )
     return tenant_id
 

@@ -40,6 +40,8 @@ def test_the_registry_records_tenants_their_folders_and_who_changed_them(home, t
         registry.add("acme", raw_dir=tmp_path / "other", by="ana")
     with pytest.raises(ValueError, match="invalid"):
         registry.add("acme__x", raw_dir=tmp_path, by="ana")  # would share acme's schema prefix
+    with pytest.raises(ValueError, match="invalid"):
+        registry.add("acme_", raw_dir=tmp_path, by="ana")  # "acme___raw" starts with "acme__"
     registry.set_raw_dir("acme", tmp_path / "acme2", by="bo")
     registry.set_status("acme", "archived", by="bo")
 
@@ -221,3 +223,15 @@ def test_the_operators_table_has_a_row_per_tenant_in_the_platforms_own_warehouse
     assert pd.isna(table.loc["initech", "last_run_at"]) and not pd.isna(table.loc["acme", "last_run_at"])
     # Nothing of it lands in a client's warehouse.
     assert not (home / "tenants" / "acme" / "warehouse.duckdb").exists()
+
+
+def test_all_tenants_children_take_their_folder_and_file_from_the_registry(monkeypatch):
+    """A warehouse file or raw folder set in the environment would send every tenant's run to it."""
+    from apps.cli.run_all import _child_env
+
+    monkeypatch.setenv("RETAIL_INTEL_WAREHOUSE", "/tmp/one.duckdb")
+    monkeypatch.setenv("RETAIL_INTEL_RAW_DIR", "/tmp/one")
+    monkeypatch.setenv("RETAIL_INTEL_HOME", "/tmp/home")
+    env = _child_env()
+    assert "RETAIL_INTEL_WAREHOUSE" not in env and "RETAIL_INTEL_RAW_DIR" not in env
+    assert env["RETAIL_INTEL_HOME"] == "/tmp/home"

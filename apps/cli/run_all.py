@@ -6,6 +6,7 @@ full output goes to ``<tenant dir>/logs/run_all_tenants.log``.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import click
 from apps.cli.options import fail
 from retail_intel.settings import Settings
 from retail_intel.tenants import TenantRegistry, resolve
+
+TENANT_VARIABLES = ("RETAIL_INTEL_WAREHOUSE", "RETAIL_INTEL_RAW_DIR", "RETAIL_INTEL_TENANT")
 
 
 class _Stopped(Exception):
@@ -50,7 +53,9 @@ def run_all_tenants(settings: Settings, options: list[str]) -> None:
             command += ["run", "--target", settings.target, *options]
             tenant_started = time.perf_counter()
             with log_path.open("w") as log:
-                current["process"] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                current["process"] = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env()
+                )
                 code = current["process"].wait()
             current["process"] = None
             seconds = time.perf_counter() - tenant_started
@@ -75,6 +80,12 @@ def run_all_tenants(settings: Settings, options: list[str]) -> None:
     )
     if failed:
         sys.exit(1)
+
+
+def _child_env() -> dict[str, str]:
+    """This environment without the variables that name one tenant's folder, file or id: each
+    tenant's run must take its own from the registry, not all of them the same one."""
+    return {key: value for key, value in os.environ.items() if key not in TENANT_VARIABLES}
 
 
 def _detail(registry: TenantRegistry, tenant, code: int, log_path) -> str:

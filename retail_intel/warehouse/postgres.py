@@ -237,7 +237,7 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _reader_layers() -> tuple[str, ...]:
-        return (*LAYERS, "ml", "serving", "events")
+        return (*LAYERS, "ml", "serving", "events", "ops")
 
     def _grant_reader(self, cursor, schemas: Sequence[str]) -> None:
         """Inside a publish's transaction: the tenant's reader (if it has one) reads what it publishes."""
@@ -252,13 +252,14 @@ class PostgresWarehouse(Warehouse):
     def destroy(self) -> None:
         if not self.schema_prefix:
             raise ValueError("the default tenant's schemas are unprefixed: they are not dropped wholesale")
+        # Exact names, not a prefix match: another tenant's schemas may start with this prefix
+        # (tenant "marts" has "marts__raw"; the default tenant has "marts__next").
+        schemas = [
+            self.schema(layer) + suffix for layer in self._reader_layers() for suffix in ("", BUILD_SUFFIX, "__old")
+        ]
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, %s)",
-                (self.schema_prefix,),
-            )
-            for (schema,) in cursor.fetchall():
-                cursor.execute(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+            for schema in schemas:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
             connection.commit()
 
     def discard_unpublished(self) -> None:
