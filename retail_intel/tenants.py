@@ -232,7 +232,6 @@ class TenantRegistry:
                 (str(raw_dir.resolve()), fingerprint, _now(), tenant_id),
             )
 
-
     # ---- runs -----------------------------------------------------------------------------
     def record_run(
         self,
