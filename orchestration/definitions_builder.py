@@ -1,4 +1,5 @@
-"""Everything in the code location, for one tenant's settings."""
+"""Everything in the code location. Every tenant is a partition of it; ``settings`` name the
+tenant it was started for (its dbt manifest, and the default of a run without a partition)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.raw import raw_olist_files
 from orchestration.assets.serving import customer_recommendations
-from orchestration.automation import everything, new_raw_files, nightly_refresh, warehouse
+from orchestration.automation import everything, new_raw_files, nightly_refresh, tenant_partitions, warehouse
 from orchestration.checks.marts_quality import marts_quality
 from orchestration.dbt_project import dbt_project_for
 from orchestration.resources import resources_for
@@ -33,7 +34,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[marts_quality],
         jobs=[everything, warehouse],
         schedules=[nightly_refresh],
-        sensors=[new_raw_files],
+        sensors=[new_raw_files, tenant_partitions],
         resources=resources_for(settings),
         # One writer at a time: DuckDB allows a single writing process per file.
         executor=dg.in_process_executor,

@@ -1,4 +1,4 @@
-"""`retail-intel run`: materialize the whole graph in-process, with a project-local instance."""
+"""`retail-intel run`: materialize one tenant's partition of the graph in-process, in the platform's instance."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.partitions import ensure_partition
 from retail_intel.settings import Settings
 from retail_intel.tenant_status import publish_tenant_status
 from retail_intel.tenants import TenantRegistry
@@ -46,8 +47,10 @@ _EARLIER_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 def prepare_dagster_home(settings: Settings) -> None:
-    """Dagster's runs, event logs and schedules live under the tenant's folder, not ~/.dagster,
-    with the event log storage that keeps its SQLite files open (orchestration/event_storage.py).
+    """One Dagster instance for every tenant, in the platform's folder, not ~/.dagster: runs, event
+    logs and schedules, with the event log storage that keeps its SQLite files open
+    (orchestration/event_storage.py). Runs queued by the UI, a schedule or a backfill run at most
+    ``max_concurrent_runs`` at once, and one at a time per tenant (a tenant is a run's partition).
     A dagster.yaml someone wrote themselves (without the marker line) is left as it is."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -55,16 +58,47 @@ def prepare_dagster_home(settings: Settings) -> None:
     wanted = (
         f"{DAGSTER_YAML_MARKER}\n"
         "telemetry:\n  enabled: false\n"
-        "event_log_storage:\n"
-        "  module: orchestration.event_storage\n"
-        "  class: PooledSqliteEventLogStorage\n"
-        "  config:\n"
-        f"    base_dir: {json.dumps(str(home.resolve() / 'history' / 'runs'))}\n"
+        f"{_storage(settings)}"
+        "concurrency:\n"
+        "  runs:\n"
+        f"    max_concurrent_runs: {settings.max_concurrent_runs}\n"
+        "    tag_concurrency_limits:\n"
+        "      - key: dagster/partition\n"
+        "        value:\n"
+        "          applyLimitPerUniqueValue: true\n"
+        "        limit: 1\n"
     )
     current = config.read_text() if config.exists() else None
     if current != wanted and (current is None or current == _EARLIER_DAGSTER_YAML or DAGSTER_YAML_MARKER in current):
         config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
+
+
+def _storage(settings: Settings) -> str:
+    """SQLite files in the home, or the PostgreSQL database named by libpq's variables, read by
+    Dagster from the environment when the instance starts (no password in the file)."""
+    if settings.dagster_storage == "postgres":
+        return (
+            # SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the installed driver is psycopg2.
+            "storage:\n  postgres:\n    postgres_db:\n      scheme: postgresql+psycopg2\n"
+            + "".join(
+                f"      {field}:\n        env: {variable}\n"
+                for field, variable in (
+                    ("hostname", "PGHOST"),
+                    ("port", "PGPORT"),
+                    ("username", "PGUSER"),
+                    ("password", "PGPASSWORD"),
+                    ("db_name", "PGDATABASE"),
+                )
+            )
+        )
+    return (
+        "event_log_storage:\n"
+        "  module: orchestration.event_storage\n"
+        "  class: PooledSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {json.dumps(str(settings.dagster_home.resolve() / 'history' / 'runs'))}\n"
+    )
 
 
 def run_graph(
@@ -102,9 +136,14 @@ def run_graph(
     run_log.parent.mkdir(parents=True, exist_ok=True)
     with tenant_lock(settings), dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
+        ensure_partition(instance, settings.tenant_id)
         with run_log.open("w") as captured, contextlib.redirect_stdout(captured):
             result = job.execute_in_process(
-                run_config=run_config, instance=instance, raise_on_error=False, run_id=run_id
+                run_config=run_config,
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                partition_key=settings.tenant_id,
             )
         report = _report(result, job, log)
         log(f"Full log of the run (dbt output included): {run_log}")

@@ -12,6 +12,9 @@ Environment variables (all optional):
     RETAIL_INTEL_WAREHOUSE  DuckDB file; default ``<tenant dir>/warehouse.duckdb``
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE   PostgreSQL connection (libpq's own names)
     RETAIL_INTEL_PG_LOCK_TIMEOUT  seconds a PostgreSQL publish waits for readers' locks; default 60
+    RETAIL_INTEL_DAGSTER_STORAGE  ``sqlite`` (default) or ``postgres``: where Dagster keeps runs,
+                            event logs and the tenant partitions (PostgreSQL: the PG* database)
+    RETAIL_INTEL_MAX_CONCURRENT_RUNS  tenants' runs the Dagster instance runs at once; default half the cores
 """
 
 from __future__ import annotations
@@ -155,7 +158,20 @@ class Settings:
 
     @property
     def dagster_home(self) -> Path:
-        return self.tenant_dir / "dagster"
+        """One Dagster instance for every tenant (each one a partition): the operator's."""
+        return self.home / "platform" / "dagster"
+
+    @property
+    def dagster_storage(self) -> str:
+        storage = self.env.get("RETAIL_INTEL_DAGSTER_STORAGE") or "sqlite"
+        if storage not in ("sqlite", "postgres"):
+            raise ValueError(f"RETAIL_INTEL_DAGSTER_STORAGE must be sqlite or postgres, got {storage!r}")
+        return storage
+
+    @property
+    def max_concurrent_runs(self) -> int:
+        """How many tenants' runs the Dagster instance runs at once (RETAIL_INTEL_MAX_CONCURRENT_RUNS)."""
+        return int(self.env.get("RETAIL_INTEL_MAX_CONCURRENT_RUNS") or max(1, (os.cpu_count() or 2) // 2))
 
     @property
     def mlflow_tracking_uri(self) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.assets.ml.customer_segments import customer_segments
+from orchestration.partitions import ensure_partition
 from orchestration.resources import WarehouseResource
 from orchestration.runner import GraphRunReport, run_graph
 from retail_intel.settings import Settings
@@ -61,12 +62,19 @@ def publish_customer_rfm(settings: Settings, customers: int = 240) -> None:
     warehouse_for(settings).write("marts", "customer_rfm", rfm)
 
 
+def materialize(settings: Settings, assets: list, **options) -> dg.ExecuteInProcessResult:
+    """``dg.materialize`` of the settings' tenant: its partition, in a throwaway instance unless one is given."""
+    instance = options.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    ensure_partition(instance, settings.tenant_id)
+    return dg.materialize(assets, instance=instance, partition_key=settings.tenant_id, **options)
+
+
 def materialize_segments(settings: Settings, **config: object) -> dict[str, object]:
-    result = dg.materialize(
+    result = materialize(
+        settings,
         [customer_segments],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         run_config={"ops": {"customer_segments": {"config": config}}},
-        instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     (materialization,) = [

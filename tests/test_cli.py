@@ -135,7 +135,7 @@ def test_a_stop_signal_during_dbt_or_training_stops_the_run_and_the_next_run_suc
     warehouse = tenant / "warehouse.duckdb"
     for step, stop in (("dbt_models", signal.SIGTERM), ("ml__recommendations", signal.SIGINT)):
         process = _start_cli("--home", str(home), "run", "--raw-dir", str(raw), cwd=tmp_path)
-        run_id = _when_step_runs(tenant / "dagster", step, process)
+        run_id = _when_step_runs(home / "platform" / "dagster", step, process)
         time.sleep(1)  # into the step's work
         process.send_signal(stop)
         sent = time.monotonic()
@@ -145,7 +145,7 @@ def test_a_stop_signal_during_dbt_or_training_stops_the_run_and_the_next_run_suc
         # Before the change a SIGTERM could be lost and the run went on for a minute and more.
         assert stopped_after < 20, f"stopped {stopped_after:.1f} s after {stop.name}"
         assert f"stopped by {stop.name}" in err and run_id in err
-        with dg.DagsterInstance.from_config(str(tenant / "dagster")) as instance:
+        with dg.DagsterInstance.from_config(str(home / "platform" / "dagster")) as instance:
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.CANCELED
         # Nothing half-published, no workspace left behind.
         assert not list(tenant.glob(".warehouse.*")), list(tenant.iterdir())
@@ -188,6 +188,13 @@ def test_all_tenants_run_each_from_its_own_folder_and_one_bad_folder_fails_only_
         with duckdb.connect(str(warehouse), read_only=True) as con:
             assert con.execute("select count(*) from raw.olist_orders_dataset").fetchone()[0] == count
 
+    # One Dagster instance (the platform's) holds every tenant's run, each as its own partition.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "platform" / "dagster")) as instance:
+        runs = {run.tags["dagster/partition"]: run.status for run in instance.get_runs()}
+        assert sorted(instance.get_dynamic_partitions("tenant")) == ["acme", "broken", "globex", "initech"]
+    assert runs == {tenant: dg.DagsterRunStatus.SUCCESS for tenant in orders} | {"broken": dg.DagsterRunStatus.FAILURE}
     listed = run_cli("--home", home, "tenants", "list", cwd=tmp_path).stdout
     assert listed.splitlines()[-1] == "4 tenants; engine: 4 on; last run: 1 failed, 3 success"
     # The operator's table, refreshed by each run, in the platform's own warehouse.

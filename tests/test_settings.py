@@ -10,10 +10,12 @@ from retail_intel.settings import Settings, resource_dir
 def test_every_location_derives_from_home_and_tenant(tmp_path):
     acme = Settings(home=tmp_path, tenant_id="acme", target="postgres")
     globex = acme.with_(tenant_id="globex")
-    for getter in ("tenant_dir", "warehouse_path", "build_dir", "dbt_state_dir", "dagster_home"):
+    for getter in ("tenant_dir", "warehouse_path", "build_dir", "dbt_state_dir"):
         acme_path, globex_path = getattr(acme, getter), getattr(globex, getter)
         assert acme_path != globex_path
         assert tmp_path in acme_path.parents
+    # One Dagster instance for every tenant, each one a partition: the platform's, in no tenant's folder.
+    assert acme.dagster_home == globex.dagster_home == tmp_path / "platform" / "dagster"
     assert acme.registered_model_name("recommender") != globex.registered_model_name("recommender")
     assert acme.mlflow_tracking_uri != globex.mlflow_tracking_uri
 

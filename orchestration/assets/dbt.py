@@ -5,8 +5,9 @@ import json
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.dbt_project import MODEL_LAYERS, dbt_environ, dbt_vars
+from orchestration.dbt_project import MODEL_LAYERS, dbt_environ, dbt_vars, prepare_manifest
 from orchestration.metadata import tables_metadata
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 from orchestration.translator import LayeredDbtTranslator
 
@@ -22,6 +23,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=LayeredDbtTranslator(),
         name="dbt_models",
+        **PARTITIONED,
     )
     def dbt_models(
         context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -33,6 +35,9 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         asset checks, nothing is published, and nothing downstream runs.
         """
         settings = warehouse.settings()
+        # The code location parsed the project for its own tenant; another tenant's schema names
+        # need their own parse state, or dbt parses the whole project again on every build.
+        prepare_manifest(settings)
         with warehouse.warehouse().build_workspace(MODEL_LAYERS) as workspace:
             with dbt_environ(settings, workspace):
                 variables = json.dumps(dbt_vars(settings, config.as_of_date))

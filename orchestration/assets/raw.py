@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.metadata import tables_metadata
+from orchestration.partitions import PARTITIONED
 from orchestration.quality import check_result, check_specs, describe_blocking
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
@@ -36,6 +37,7 @@ RAW_SPECS = [
     specs=RAW_SPECS,
     check_specs=check_specs("raw", raw_asset_key),
     can_subset=True,
+    **PARTITIONED,
     # A database that is briefly unreachable is worth retrying; bad files are not (they
     # raise Failure with allow_retries=False).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.metadata import frame_preview
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 
 
@@ -11,6 +12,7 @@ from orchestration.resources import WarehouseResource
     group_name="serving",
     deps=[["ml", "recommendations"], ["ml", "customer_segments"], ["marts", "products"]],
     kinds={"python"},
+    **PARTITIONED,
 )
 def customer_recommendations(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each customer's recommendations with what a person needs to act on them: the

@@ -21,7 +21,7 @@ from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.settings import Settings
 from retail_intel.warehouse import MART_TABLES, warehouse_for
-from tests.support import make_settings, materialize_segments, publish_customer_rfm
+from tests.support import make_settings, materialize, materialize_segments, publish_customer_rfm
 
 
 def resources(settings: Settings) -> dict[str, object]:
@@ -38,7 +38,7 @@ def tiny_raw(tmp_path_factory):
 @pytest.fixture(scope="module")
 def raw_published(tmp_path_factory, tiny_raw):
     settings = make_settings(tmp_path_factory.mktemp("home"), raw_dir_override=tiny_raw)
-    result = dg.materialize([raw_olist_files], resources=resources(settings), instance=dg.DagsterInstance.ephemeral())
+    result = materialize(settings, [raw_olist_files], resources=resources(settings))
     return settings, result
 
 
@@ -73,9 +73,7 @@ def test_a_raw_file_that_fails_its_gate_publishes_nothing(tmp_path, tiny_raw):
     items.to_csv(raw_dir / "olist_order_items_dataset.csv", index=False)
     settings = make_settings(tmp_path / "home", raw_dir_override=raw_dir)
 
-    result = dg.materialize(
-        [raw_olist_files], resources=resources(settings), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    result = materialize(settings, [raw_olist_files], resources=resources(settings), raise_on_error=False)
 
     assert not result.success
     failed = [check for check in result.get_asset_check_evaluations() if not check.passed]
@@ -87,10 +85,10 @@ def test_the_dbt_models_build_publish_and_pass_the_marts_quality_check(raw_publi
     settings, _ = raw_published
     dbt_models = build_dbt_assets(dbt_project_for(settings))
     capfd.readouterr()  # the parse that prepared the manifest
-    result = dg.materialize(
+    result = materialize(
+        settings,
         [dbt_models, marts_quality],
         resources=resources(settings),
-        instance=dg.DagsterInstance.ephemeral(),
         selection=dg.AssetSelection.groups("staging", "intermediate", "marts"),
     )
     assert result.success
@@ -133,9 +131,7 @@ def test_the_serving_table_joins_each_list_with_its_product_and_segment(tmp_path
             ("ml", "customer_segments"): pd.DataFrame({"customer_unique_id": ["a"], "segment": ["champions"]}),
         }
     )
-    result = dg.materialize(
-        [customer_recommendations], resources=resources(settings), instance=dg.DagsterInstance.ephemeral()
-    )
+    result = materialize(settings, [customer_recommendations], resources=resources(settings))
     assert result.success
     table = warehouse_for(settings).read("serving", "customer_recommendations")
     assert table[["customer_unique_id", "product_id", "rank", "category", "average_price"]].values.tolist() == [
@@ -151,7 +147,7 @@ def test_model_metrics_lists_the_champion_and_this_runs_version_with_a_report(se
     materialize_segments(settings, k=3)
     materialize_segments(settings, k=6)  # worse: v2 is logged, v1 stays champion
 
-    result = dg.materialize([model_metrics], resources=resources(settings), instance=dg.DagsterInstance.ephemeral())
+    result = materialize(settings, [model_metrics], resources=resources(settings))
 
     assert result.success
     table = warehouse_for(settings).read("ml", "model_metrics")

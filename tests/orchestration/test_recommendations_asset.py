@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from orchestration.assets.ml.recommendations import recommendations
 from orchestration.resources import WarehouseResource
 from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
+from tests.support import materialize
 
 
 @pytest.fixture
@@ -57,12 +57,12 @@ def publish_marts(settings: Settings, days: int, products: int = 10, customers: 
     )  # fmt: skip
 
 
-def materialize(settings: Settings) -> dict[str, dict[str, object]]:
-    result = dg.materialize(
+def materialize_lists(settings: Settings) -> dict[str, dict[str, object]]:
+    result = materialize(
+        settings,
         [recommendations],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         run_config={"ops": {"ml__recommendations": {"config": {"max_epochs": 1, "exclude_candidates": ["als"]}}}},
-        instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     return {
@@ -78,7 +78,7 @@ def table(settings: Settings, name: str) -> pd.DataFrame:
 
 def test_a_few_days_of_history_publish_empty_tables_with_the_reason(settings):
     publish_marts(settings, days=20)
-    metadata = materialize(settings)
+    metadata = materialize_lists(settings)
     assert set(metadata) == {"ml/recommendations", "ml/user_embeddings", "ml/item_embeddings"}
     assert "20 days of purchases" in metadata["ml/recommendations"]["skipped_reason"]
     empty = table(settings, "recommendations")
@@ -87,7 +87,7 @@ def test_a_few_days_of_history_publish_empty_tables_with_the_reason(settings):
 
 def test_a_ten_product_shop_gets_lists_carrying_the_champions_version_and_family(settings):
     publish_marts(settings, days=200)
-    metadata = materialize(settings)["ml/recommendations"]
+    metadata = materialize_lists(settings)["ml/recommendations"]
     lists = table(settings, "recommendations")
     assert lists["model_version"].unique().tolist() == ["default.recommender/1"]
     assert lists["model_family"].unique().tolist() == [metadata["champion_family"]]
@@ -95,5 +95,5 @@ def test_a_ten_product_shop_gets_lists_carrying_the_champions_version_and_family
     assert "two_tower" in metadata["candidates"]  # the table of every candidate, stepped aside or not
     # Then a short history: what was published stays.
     publish_marts(settings, days=20)
-    assert "skipped_reason" in materialize(settings)["ml/recommendations"]
+    assert "skipped_reason" in materialize_lists(settings)["ml/recommendations"]
     pd.testing.assert_frame_equal(table(settings, "recommendations"), lists)

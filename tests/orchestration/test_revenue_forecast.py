@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from orchestration.lineage import registry_for
 from orchestration.resources import WarehouseResource
 from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
+from tests.support import materialize
 
 WEEKLY_PATTERN = np.array([130.0, 125.0, 115.0, 105.0, 95.0, 60.0, 70.0])
 
@@ -32,12 +32,12 @@ def publish_daily_revenue(settings: Settings, days: int) -> None:
     warehouse_for(settings).write("marts", "daily_revenue", pd.DataFrame({"date": dates, "revenue": revenue}))
 
 
-def materialize(settings: Settings) -> dict[str, object]:
-    result = dg.materialize(
+def materialize_forecast(settings: Settings) -> dict[str, object]:
+    result = materialize(
+        settings,
         [revenue_forecast],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         run_config={"ops": {"ml__revenue_forecast": {"config": {"horizon": 7, "folds": 2}}}},
-        instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     (materialization,) = result.asset_materializations_for_node("ml__revenue_forecast")
@@ -56,7 +56,7 @@ def published(settings: Settings) -> tuple[list[tuple], list[tuple]]:
 
 def test_a_too_short_history_skips_without_failing_and_keeps_what_was_published(settings):
     publish_daily_revenue(settings, 20)
-    first = materialize(settings)
+    first = materialize_forecast(settings)
     assert first["skipped_reason"].startswith("history too short: 20 days")
     rows, columns = published(settings)
     # nothing was published before: an empty table with the published columns
@@ -72,7 +72,7 @@ def test_a_too_short_history_skips_without_failing_and_keeps_what_was_published(
 
     # 50 days: two 7-day folds train on 36 and 43 days, too few for ARIMA's 56
     publish_daily_revenue(settings, 50)
-    second = materialize(settings)
+    second = materialize_forecast(settings)
     assert "skipped_reason" not in second
     rows, columns = published(settings)
     assert len(rows) == 7 and {row[5] for row in rows} == {"default.revenue_forecast/1"}
@@ -92,7 +92,7 @@ def test_a_too_short_history_skips_without_failing_and_keeps_what_was_published(
     assert {"candidates.csv", "backtest.csv", "report.md", "forecast.png"} <= artifacts
 
     publish_daily_revenue(settings, 20)
-    third = materialize(settings)
+    third = materialize_forecast(settings)
     assert third["skipped_reason"].startswith("history too short: 20 days")
     assert third["published"] == "the previous forecast is kept (7 rows)"
     assert published(settings)[0] == rows

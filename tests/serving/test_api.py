@@ -271,10 +271,9 @@ def test_fuzzing_the_schema_finds_no_server_error(client):
 
 def test_training_asset_honours_the_switch(served_settings):
     """off: the recommender asset does not train and the tables stay; frozen: it trains but promotes nothing."""
-    import dagster as dg
-
     from orchestration.assets.ml.recommendations import recommendations
     from orchestration.resources import resources_for
+    from tests.support import materialize
 
     switch = EngineSwitch(served_settings.engine_switch_path)
     registry = ModelRegistry(served_settings.mlflow_tracking_uri, artifact_root=served_settings.mlflow_artifact_root)
@@ -284,13 +283,17 @@ def test_training_asset_honours_the_switch(served_settings):
     config = {"ops": {"ml__recommendations": {"config": {"max_epochs": 1}}}}
     try:
         switch.set(OFF, by="test")
-        result = dg.materialize([recommendations], resources=resources_for(served_settings), run_config=config)
+        result = materialize(
+            served_settings, [recommendations], resources=resources_for(served_settings), run_config=config
+        )
         assert result.success and result.get_asset_materialization_events() == []
         assert len(registry.versions("default.recommender")) == versions_before
         pd.testing.assert_frame_equal(warehouse_for(served_settings).read("ml", "recommendations"), before)
 
         switch.set(FROZEN, by="test")
-        result = dg.materialize([recommendations], resources=resources_for(served_settings), run_config=config)
+        result = materialize(
+            served_settings, [recommendations], resources=resources_for(served_settings), run_config=config
+        )
         assert result.success
         versions = registry.versions("default.recommender")
         assert len(versions) == versions_before + 1

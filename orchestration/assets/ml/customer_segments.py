@@ -5,6 +5,7 @@ import dagster as dg
 from ml.segments import RFM_COLUMNS, fit_segmenter, named_segments, segment_stability, segment_summary, silhouette
 from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 
 
@@ -21,6 +22,7 @@ class SegmentsConfig(dg.Config):
         dg.AssetSpec(["ml", "customer_segments"], group_name="ml", deps=[["marts", "customer_rfm"]], kinds={"python"}),
         dg.AssetSpec(["ml", "segment_summary"], group_name="ml", deps=[["ml", "customer_segments"]], kinds={"python"}),
     ],
+    **PARTITIONED,
 )
 def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig, warehouse: WarehouseResource):
     """Each customer's named RFM segment (Champions, Loyal, ..., At Risk, Lost) and K-Means

@@ -6,6 +6,7 @@ import pandas as pd
 from ml.registry import CHAMPION
 from orchestration.lineage import registry_for
 from orchestration.metadata import frame_preview
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 
 REPORT_NAME = "model_report.md"
@@ -87,6 +88,7 @@ def _ranking_tables(frame: pd.DataFrame, label: str) -> list[str]:
     group_name="ml",
     deps=[["ml", "revenue_forecast"], ["ml", "customer_segments"], ["ml", "recommendations"]],
     kinds={"mlflow"},
+    **PARTITIONED,
 )
 def model_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every registered model's metrics, for the champion and for the version this run trained,

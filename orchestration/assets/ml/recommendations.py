@@ -11,6 +11,7 @@ from ml.recommender.registered import HOLDOUT_METRIC, RegisteredRecommender
 from ml.recommender.report import evaluation_report, metrics_plot
 from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 from retail_intel.switch import FROZEN, OFF, EngineSwitch
 
@@ -94,6 +95,7 @@ def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, re
             for name in ("user_embeddings", "item_embeddings")
         ),
     ],
+    **PARTITIONED,
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: WarehouseResource):
     """Top-K products per customer from the recommender chosen for this client's data, and

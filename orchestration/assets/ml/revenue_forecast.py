@@ -17,6 +17,7 @@ from ml.forecast import (
 from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
 from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
+from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 
 METRICS = ("wape", "mape", "smape", "mae", "bias", "interval_coverage")
@@ -61,6 +62,7 @@ def _report(result: ForecastResult) -> str:
     group_name="ml",
     deps=[dg.AssetKey(["marts", "daily_revenue"])],
     kinds={"python", "prophet", "statsmodels"},
+    **PARTITIONED,
 )
 def revenue_forecast(
     context: dg.AssetExecutionContext, config: RevenueForecastConfig, warehouse: WarehouseResource
