@@ -95,10 +95,23 @@ def _own_requirement() -> str:
 
 
 class ModelRegistry:
-    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+    """One MLflow store, seen by one tenant: with a ``namespace`` (the tenant id) every model it
+    logs, reads, promotes, freezes or lists is named ``<namespace>.<model>``, and a name outside
+    it is refused before MLflow is asked, so that no tenant's run touches another's models in
+    the store they share. Without one (the operator's view, the tests) every model is visible."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None, namespace: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        self.namespace = namespace
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def _own(self, model_name: str) -> str:
+        if self.namespace is not None and not model_name.startswith(f"{self.namespace}."):
+            raise RegistryError(
+                f"tenant {self.namespace!r} has no model {model_name!r}: its models are named {self.namespace}.*"
+            )
+        return model_name
 
     # ---- logging -----------------------------------------------------------------------
     def _experiment_id(self, experiment: str) -> str:
@@ -126,6 +139,7 @@ class ModelRegistry:
         the data as-of date, data hash, dbt manifest hash and git commit. ``artifacts`` are
         files to attach (name -> bytes or text): plots, the evaluation report.
         """
+        self._own(model_name)
         self._activate()
         with mlflow.start_run(experiment_id=self._experiment_id(experiment or model_name)) as run:
             mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
@@ -156,24 +170,30 @@ class ModelRegistry:
     # ---- reading -----------------------------------------------------------------------
     def version_for(self, model_name: str, alias: str) -> str | None:
         try:
-            return str(self.client.get_model_version_by_alias(model_name, alias).version)
+            return str(self.client.get_model_version_by_alias(self._own(model_name), alias).version)
         except MlflowException:
             return None
 
     def load(self, model_name: str, version: str) -> Any:
         """The Python model object of a version (not the pyfunc wrapper)."""
         self._activate()
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{self._own(model_name)}/{version}")
         return pyfunc.unwrap_python_model().model
 
     def is_frozen(self, model_name: str) -> bool:
         return self._model_tags(model_name).get(_FROZEN_TAG) == "true"
 
     def versions(self, model_name: str | None = None) -> pd.DataFrame:
-        """One row per version: aliases, frozen flag, promotion record."""
-        query = f"name = '{model_name}'" if model_name else None
+        """One row per version: aliases, frozen flag, promotion record; of this namespace's models only."""
+        if model_name:
+            query = f"name = '{self._own(model_name)}'"
+        else:
+            # Tenant ids are [a-z0-9_]: "_" is LIKE's any-character, hence the exact check below.
+            query = f"name LIKE '{self.namespace}.%'" if self.namespace else None
         rows = []
         for version in self.client.search_model_versions(query):
+            if self.namespace and not version.name.startswith(f"{self.namespace}."):
+                continue
             model = self.client.get_registered_model(version.name)
             rows.append(
                 {
@@ -277,6 +297,20 @@ class ModelRegistry:
         self.client.set_registered_model_tag(model_name, "unfrozen_by", by or current_user())
         self.client.set_registered_model_tag(model_name, "unfrozen_at", _now())
 
+    def delete_namespace(self) -> list[str]:
+        """Delete this namespace's registered models and their experiments (a purged tenant);
+        returns the models' names. Refused without a namespace: it would empty the store."""
+        if self.namespace is None:
+            raise RegistryError("delete_namespace needs a namespace: without one it would delete every tenant's models")
+        found = self.client.search_registered_models(filter_string=f"name LIKE '{self.namespace}.%'")
+        names = sorted(model.name for model in found if model.name.startswith(f"{self.namespace}."))
+        for name in names:
+            self.client.delete_registered_model(name)
+        for experiment in self.client.search_experiments(filter_string=f"name LIKE '{self.namespace}.%'"):
+            if experiment.name.startswith(f"{self.namespace}."):
+                self.client.delete_experiment(experiment.experiment_id)
+        return names
+
     # ---- internals ---------------------------------------------------------------------
     def _activate(self) -> None:
         """Point MLflow's process-wide (fluent) API at this store. It is not restored after
@@ -299,7 +333,7 @@ class ModelRegistry:
 
     def _model_tags(self, model_name: str) -> dict[str, str]:
         try:
-            return dict(self.client.get_registered_model(model_name).tags)
+            return dict(self.client.get_registered_model(self._own(model_name)).tags)
         except MlflowException:
             raise RegistryError(f"no registered model named {model_name!r}") from None
 

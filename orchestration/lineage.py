@@ -48,5 +48,9 @@ def lineage(settings: Settings, training_data: pd.DataFrame, as_of_date: object)
 
 
 def registry_for(settings: Settings) -> ModelRegistry:
+    """The tenant's view of the one MLflow store: its own models only (``<tenant>.<model>``)."""
     settings.tenant_dir.mkdir(parents=True, exist_ok=True)
-    return ModelRegistry(settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
+    settings.mlflow_store_dir.mkdir(parents=True, exist_ok=True)
+    return ModelRegistry(
+        settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root, namespace=settings.tenant_id
+    )

@@ -174,8 +174,16 @@ class Settings:
         return int(self.env.get("RETAIL_INTEL_MAX_CONCURRENT_RUNS") or max(1, (os.cpu_count() or 2) // 2))
 
     @property
+    def mlflow_store_dir(self) -> Path:
+        return self.home / "platform"
+
+    @property
     def mlflow_tracking_uri(self) -> str:
-        return self.env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.tenant_dir / 'mlflow.db'}"
+        """One MLflow store for every tenant, which the operator browses (``mlflow ui``); each
+        tenant sees only its own models in it (ml.registry.ModelRegistry's namespace). Runs of
+        several tenants at once write to it together: give it a server database then
+        (MLFLOW_TRACKING_URI=postgresql+psycopg2://...), not the SQLite file."""
+        return self.env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_store_dir / 'mlflow.db'}"
 
     @property
     def mlflow_artifact_root(self) -> Path:

@@ -17,7 +17,8 @@ def test_every_location_derives_from_home_and_tenant(tmp_path):
     # One Dagster instance for every tenant, each one a partition: the platform's, in no tenant's folder.
     assert acme.dagster_home == globex.dagster_home == tmp_path / "platform" / "dagster"
     assert acme.registered_model_name("recommender") != globex.registered_model_name("recommender")
-    assert acme.mlflow_tracking_uri != globex.mlflow_tracking_uri
+    # One MLflow store, which the operator browses; each tenant's models are named after it.
+    assert acme.mlflow_tracking_uri == globex.mlflow_tracking_uri
 
 
 def test_environment_variables_are_honoured(tmp_path):

@@ -89,3 +89,47 @@ def test_a_tenants_login_reads_its_own_tables_and_nothing_of_another(tenants, po
     acme.drop_reader()
     with pytest.raises(psycopg2.OperationalError):
         login(postgres_env, role, "second-password")
+
+
+def test_every_kind_of_publish_is_readable_by_its_own_login_only(tenants, postgres_env, generated_raw_dir, tmp_path):
+    """Raw files, score tables (several in one publish) and serving events each grant the
+    tenant's login in the publish's own transaction; the other tenant's login reads none of it."""
+    import duckdb
+
+    from retail_intel.events import EventStore, now
+    from retail_intel.raw.loader import load_raw_dir
+
+    acme, globex = tenants["iso_acme"], tenants["iso_globex"]
+    acme_role = acme.create_reader("acme-password")
+    globex_role = globex.create_reader("globex-password")
+    with duckdb.connect() as staging:
+        loaded = load_raw_dir(staging, generated_raw_dir, schema="raw")
+        acme.publish_raw(staging, [table.raw_file for table in loaded])
+    acme.write_many(
+        {("ml", "recommendations"): orders("acme"), ("serving", "customer_recommendations"): orders("acme")}
+    )
+    events = EventStore(acme.settings)
+    stamp = now()
+    events.add([{"event_id": "e1", "event_type": "click", "occurred_at": stamp, "received_at": stamp}])
+    events.close()
+
+    readable = (
+        "select count(*) from iso_acme__raw.olist_orders_dataset",
+        "select count(*) from iso_acme__ml.recommendations",
+        "select count(*) from iso_acme__serving.customer_recommendations",
+        "select count(*) from iso_acme__events.serving_events",
+    )
+    with closing(login(postgres_env, acme_role, "acme-password")) as connection, connection.cursor() as cursor:
+        for statement in readable:
+            cursor.execute(statement)
+            assert cursor.fetchone()[0] > 0, statement
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute(
+                "insert into iso_acme__events.serving_events (event_id, event_type, occurred_at, received_at)"
+                " values ('forged', 'click', now(), now())"
+            )
+    with closing(login(postgres_env, globex_role, "globex-password")) as connection, connection.cursor() as cursor:
+        for statement in readable:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute(statement)
+            connection.rollback()

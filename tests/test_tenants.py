@@ -12,13 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from apps.cli import main
+from ml.registry import ModelRegistry
+from orchestration.lineage import registry_for
 from retail_intel.raw.fingerprint import raw_folder_fingerprint
 from retail_intel.settings import Settings
 from retail_intel.switch import EngineSwitch
 from retail_intel.tenant_status import STATUS_TABLE, platform_settings, publish_tenant_status
 from retail_intel.tenants import TenantError, TenantRegistry, resolve
 from retail_intel.warehouse import warehouse_for
-from tests.support import clean_env
+from tests.ml.test_registry import log
+from tests.support import clean_env, make_settings
 
 
 @pytest.fixture
@@ -105,6 +108,8 @@ def test_purge_deletes_the_tenants_data_and_nothing_else(home, tmp_path):
         with duckdb.connect(str(warehouse)) as connection:
             connection.execute("create schema marts; create table marts.orders as select 1 as one")
     (tmp_path / "acme").mkdir()
+    for tenant in ("acme", "globex"):  # a model of each in the one MLflow store
+        log(registry_for(make_settings(home, tenant_id=tenant)), 9.0, model_name=f"{tenant}.forecast")
 
     declined = cli(home, "tenants", "remove", "acme", "--purge", input="n\n")
     assert declined.exit_code == 1 and (home / "tenants" / "acme" / "warehouse.duckdb").exists()
@@ -113,6 +118,8 @@ def test_purge_deletes_the_tenants_data_and_nothing_else(home, tmp_path):
     assert not (home / "tenants" / "acme").exists() and (tmp_path / "acme").is_dir()  # its raw folder stays
     assert (home / "tenants" / "globex" / "warehouse.duckdb").exists()
     assert TenantRegistry(home / "platform" / "tenants.sqlite").get("acme") is None
+    store = ModelRegistry(make_settings(home).mlflow_tracking_uri)
+    assert set(store.versions()["model"]) == {"globex.forecast"}
     assert cli(home, "tenants", "remove", "default", "--purge", "--yes").exit_code == 2
 
 

@@ -11,10 +11,9 @@ MODELS = ("revenue_forecast", "customer_segmenter", "recommender")
 
 
 def _registry(settings: Settings):
-    from ml.registry import ModelRegistry
+    from orchestration.lineage import registry_for
 
-    settings.tenant_dir.mkdir(parents=True, exist_ok=True)
-    return ModelRegistry(settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
+    return registry_for(settings)
 
 
 @click.group()
@@ -27,7 +26,6 @@ def models() -> None:
 def models_list(settings: Settings) -> None:
     """Every version of the tenant's models with its aliases and last promotion decision."""
     listing = _registry(settings).versions()
-    listing = listing[listing["model"].str.startswith(f"{settings.tenant_id}.")]
     if listing.empty:
         click.echo(f"No model versions yet for tenant {settings.tenant_id!r} (MLflow: {settings.mlflow_tracking_uri}).")
         return

@@ -197,6 +197,7 @@ def _champions(settings: Settings) -> str:
 @click.pass_obj
 def tenants_remove(settings: Settings, tenant_id: str, purge: bool, yes: bool, by: str | None) -> None:
     """Archive TENANT_ID (automation stops, its data stays); with --purge, delete everything of it."""
+    from orchestration.lineage import registry_for
     from retail_intel.warehouse import warehouse_for
 
     registry = _registry(settings)
@@ -219,6 +220,8 @@ def tenants_remove(settings: Settings, tenant_id: str, purge: bool, yes: bool, b
     warehouse = warehouse_for(own)
     warehouse.destroy()
     warehouse.drop_reader()
+    # Its registered models live in the store every tenant shares: only its own namespace goes.
+    registry_for(own).delete_namespace()
     if own.tenant_dir.exists():
         shutil.rmtree(own.tenant_dir)
     registry.delete(tenant_id, by=_user(by))

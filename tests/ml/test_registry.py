@@ -31,9 +31,9 @@ def registry(tmp_path):
     return ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=tmp_path / "artifacts")
 
 
-def log(registry, value: float) -> str:
+def log(registry, value: float, model_name: str = "acme.forecast") -> str:
     logged = registry.log_model_version(
-        model_name="acme.forecast",
+        model_name=model_name,
         model=ConstantModel(value),
         input_example=HOLDOUT,
         params={"value": value},
@@ -125,8 +125,43 @@ def test_using_a_tenants_store_leaves_the_environment_alone(tmp_path, monkeypatc
     log(acme, 9.0)
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
     other = Settings.from_env(dict(os.environ)).with_(home=tmp_path / "home", tenant_id="globex")
-    assert "acme" not in other.mlflow_tracking_uri and "globex" in other.mlflow_tracking_uri
+    assert other.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'home' / 'platform' / 'mlflow.db'}"
     # An operator's explicit choice is kept as it was.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
     log(acme, 8.0)
     assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.internal:5000"
+
+
+def test_tenants_share_one_store_and_none_touches_anothers_models(tmp_path):
+    """One store the operator browses; through its own namespace a tenant lists, loads,
+    promotes, freezes or logs only its own models, and purging it leaves the others'."""
+    uri = f"sqlite:///{tmp_path / 'platform.db'}"
+    acme = ModelRegistry(uri, artifact_root=tmp_path / "acme", namespace="acme")
+    globex = ModelRegistry(uri, artifact_root=tmp_path / "globex", namespace="globex")
+    # A tenant whose id starts like another's, and whose "_" LIKE would take for any character.
+    acme_x = ModelRegistry(uri, artifact_root=tmp_path / "acme_x", namespace="acme_x")
+    ours = log(acme, 9.0)
+    log(globex, 8.0, model_name="globex.forecast")
+    log(acme_x, 8.0, model_name="acme_x.forecast")
+
+    assert set(acme.versions()["model"]) == {"acme.forecast"}
+    assert set(ModelRegistry(uri).versions()["model"]) == {"acme.forecast", "globex.forecast", "acme_x.forecast"}
+    for action in (
+        lambda: acme.versions("globex.forecast"),
+        lambda: acme.version_for("globex.forecast", CHAMPION),
+        lambda: acme.load("globex.forecast", "1"),
+        lambda: acme.promote("globex.forecast", "1", by="test"),
+        lambda: acme.freeze("globex.forecast", by="test"),
+        lambda: acme.rollback("globex.forecast", by="test"),
+        lambda: log(acme, 1.0, model_name="globex.forecast"),
+        lambda: log(acme, 1.0, model_name="acme_x.forecast"),
+    ):
+        with pytest.raises(RegistryError, match="tenant 'acme' has no model"):
+            action()
+    assert len(globex.versions("globex.forecast")) == 1 and not globex.is_frozen("globex.forecast")
+
+    assert acme.load("acme.forecast", ours).value == 9.0
+    assert acme.delete_namespace() == ["acme.forecast"]
+    assert set(ModelRegistry(uri).versions()["model"]) == {"globex.forecast", "acme_x.forecast"}
+    with pytest.raises(RegistryError, match="needs a namespace"):
+        ModelRegistry(uri).delete_namespace()
