@@ -1,4 +1,5 @@
-"""Asset metadata read from the warehouse: row counts, column schema and a preview."""
+"""Asset metadata: row counts, column schema and a preview read from the warehouse, and a
+model's headline figure beside its best simple baseline's."""
 
 from __future__ import annotations
 
@@ -29,3 +30,23 @@ def tables_metadata(settings: Settings, tables: list[tuple[str, str]]) -> dict[t
 
 def frame_preview(frame: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False) if len(frame) else "(empty)")
+
+
+def headline(
+    metric: str, model: str, scores: dict[str, float], baselines: tuple[str, ...], *, higher_is_better: bool
+) -> dg.MetadataValue:
+    """The chosen model's figure on this run's evaluation beside the best of the simple baselines
+    evaluated with it (which may be the chosen model itself): what the operator's table shows."""
+    present = {name: float(scores[name]) for name in baselines if name in scores and pd.notna(scores[name])}
+    best = (max if higher_is_better else min)(present, key=present.__getitem__) if present else None
+    value = scores.get(model)
+    return dg.MetadataValue.json(
+        {
+            "metric": metric,
+            "model": model,
+            "value": None if value is None or pd.isna(value) else round(float(value), 6),
+            "baseline": best,
+            "baseline_value": None if best is None else round(present[best], 6),
+            "higher_is_better": higher_is_better,
+        }
+    )

@@ -39,6 +39,8 @@ class GraphRunReport:
     raw_phase_seconds: dict[str, float] = field(default_factory=dict)
     # The champion version each model asset served its table from: {"ml/revenue_forecast": "2"}.
     champions: dict[str, str] = field(default_factory=dict)
+    # Each model's figure on this run's evaluation beside its best simple baseline's (metadata.headline).
+    headlines: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 DAGSTER_YAML_MARKER = "# Written by retail-intel; rewritten on every run while this line is here."
@@ -156,6 +158,7 @@ def run_graph(
         failed_checks=len(report.failed_checks),
         first_failure=(report.failures or report.failed_checks or [None])[0],
         champions=report.champions,
+        headlines=report.headlines,
     )
     if TenantRegistry.of(settings).get(settings.tenant_id) is not None:
         _refresh_operator_view(settings, log)
@@ -210,6 +213,8 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
             champion = materialization.metadata.get("champion_version")
             if champion is not None and champion.value is not None:
                 report.champions[name] = str(champion.value)
+            if "headline" in materialization.metadata:
+                report.headlines[name] = materialization.metadata["headline"].value
             for phase in ("loading", "quality_checks"):
                 timing = materialization.metadata.get(f"seconds_{phase}")
                 if timing is not None:

@@ -3,7 +3,10 @@ platform's own warehouse (the reserved tenant ``platform``: its own DuckDB file,
 prefixed ``platform__`` on PostgreSQL), refreshed after every recorded run.
 
 One row per registered tenant, archived ones included: status, engine state, the last run
-(when, outcome, failed checks, first failure) and the champion version each model served.
+(when, outcome, failed checks, first failure), the champion version each model served, and the
+forecast's and the recommender's headline figures on that run's evaluation beside the best
+simple baseline's (backtest WAPE against seasonal naive or the trailing mean; HR@10 on the full
+catalogue against global or recent popularity).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ CHAMPION_COLUMNS = {
     "ml/customer_segments": "segments_champion",
     "ml/recommendations": "recommender_champion",
 }
+# Each model's headline figure on its last run's evaluation, and the best simple baseline's.
+HEADLINE_COLUMNS = {
+    "ml/revenue_forecast": ("forecast_wape", "forecast_best_baseline", "forecast_best_baseline_wape"),
+    "ml/recommendations": ("recommender_hr_at_10", "recommender_best_baseline", "recommender_best_baseline_hr_at_10"),
+}
 COLUMNS = [
     "tenant_id",
     "display_name",
@@ -35,6 +43,7 @@ COLUMNS = [
     "failed_checks",
     "first_failure",
     *CHAMPION_COLUMNS.values(),
+    *(column for columns in HEADLINE_COLUMNS.values() for column in columns),
     "raw_dir",
     "published_at",
     "refreshed_at",
@@ -64,13 +73,27 @@ def tenant_status(settings: Settings) -> pd.DataFrame:
                 "failed_checks": int(run.get("failed_checks", 0)),
                 "first_failure": run.get("first_failure"),
                 **{column: champions.get(asset) for asset, column in CHAMPION_COLUMNS.items()},
+                **_headlines(run.get("headlines", {})),
                 "raw_dir": str(tenant.raw_dir) if tenant.raw_dir else None,
                 "published_at": pd.Timestamp(tenant.published_at).tz_localize(None) if tenant.published_at else pd.NaT,
                 "refreshed_at": refreshed,
             }
         )
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype({"failed_checks": "int64", "last_run_at": "datetime64[us]", "published_at": "datetime64[us]"})
+    figures = {columns[index]: "float64" for columns in HEADLINE_COLUMNS.values() for index in (0, 2)}
+    return frame.astype(
+        {"failed_checks": "int64", "last_run_at": "datetime64[us]", "published_at": "datetime64[us]", **figures}
+    )
+
+
+def _headlines(headlines: dict[str, dict[str, object]]) -> dict[str, object]:
+    row: dict[str, object] = {}
+    for asset, (value, baseline, baseline_value) in HEADLINE_COLUMNS.items():
+        figure = headlines.get(asset, {})
+        row[value] = figure.get("value")
+        row[baseline] = figure.get("baseline")
+        row[baseline_value] = figure.get("baseline_value")
+    return row
 
 
 def publish_tenant_status(settings: Settings) -> int:

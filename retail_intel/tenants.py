@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS tenant_runs (
     status TEXT NOT NULL,
     failed_checks INTEGER NOT NULL,
     first_failure TEXT,
-    champions TEXT NOT NULL
+    champions TEXT NOT NULL,
+    headlines TEXT
 );
 CREATE TABLE IF NOT EXISTS tenant_changes (
     changed_at TEXT NOT NULL,
@@ -119,6 +120,7 @@ class TenantRegistry:
             connection.row_factory = sqlite3.Row
             with connection:  # one transaction, committed on success, rolled back on error
                 connection.executescript(_SCHEMA)
+                _migrate(connection)
                 yield connection
 
     # ---- reading -------------------------------------------------------------------------
@@ -242,15 +244,17 @@ class TenantRegistry:
         failed_checks: int,
         first_failure: str | None,
         champions: dict[str, str],
+        headlines: dict[str, dict[str, object]] | None = None,
     ) -> None:
-        """A finished run of a registered tenant: its outcome (success, failed or canceled) and the
-        champion versions it served its tables from."""
+        """A finished run of a registered tenant: its outcome (success, failed or canceled), the
+        champion versions it served its tables from, and each model's headline figure beside
+        its best baseline's on the run's evaluation."""
         if self.get(tenant_id) is None:
             return
         with self._connection() as connection:
             connection.execute(
                 "INSERT INTO tenant_runs (tenant_id, run_id, finished_at, status, failed_checks, first_failure,"
-                " champions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " champions, headlines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     tenant_id,
                     run_id,
@@ -259,6 +263,7 @@ class TenantRegistry:
                     failed_checks,
                     first_failure,
                     json.dumps(champions, sort_keys=True),
+                    json.dumps(headlines or {}, sort_keys=True),
                 ),
             )
 
@@ -271,7 +276,14 @@ class TenantRegistry:
                 "SELECT * FROM tenant_runs r WHERE rowid = "
                 "(SELECT max(rowid) FROM tenant_runs WHERE tenant_id = r.tenant_id)"
             ).fetchall()
-        return {row["tenant_id"]: {**dict(row), "champions": json.loads(row["champions"])} for row in rows}
+        return {
+            row["tenant_id"]: {
+                **dict(row),
+                "champions": json.loads(row["champions"]),
+                "headlines": json.loads(row["headlines"] or "{}"),
+            }
+            for row in rows
+        }
 
     # ---- API keys -------------------------------------------------------------------------
     def create_key(self, tenant_id: str, *, by: str, label: str = "") -> str:
@@ -325,6 +337,13 @@ class TenantRegistry:
         if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
             return None
         return row["tenant_id"]
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Columns added since a registry file was created (CREATE TABLE IF NOT EXISTS keeps old tables)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(tenant_runs)")}
+    if "headlines" not in columns:
+        connection.execute("ALTER TABLE tenant_runs ADD COLUMN headlines TEXT")
 
 
 def _sha256(secret: str) -> str:

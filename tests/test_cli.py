@@ -200,5 +200,14 @@ def test_all_tenants_run_each_from_its_own_folder_and_one_bad_folder_fails_only_
     # The operator's table, refreshed by each run, in the platform's own warehouse.
     with duckdb.connect(str(tmp_path / "home" / "tenants" / "platform" / "warehouse.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("select tenant_id, last_run_status from ops.tenant_status").fetchall())
+        # Each model's headline figure beside its best simple baseline's, from the run's own evaluation.
+        figures = con.execute(
+            "select recommender_hr_at_10, recommender_best_baseline, recommender_best_baseline_hr_at_10 "
+            "from ops.tenant_status where last_run_status = 'success'"
+        ).fetchall()
+    assert len(figures) == 3 and all(
+        0 <= ours <= 1 and baseline in ("global_popularity", "recent_popularity") and 0 <= theirs <= 1
+        for ours, baseline, theirs in figures
+    ), figures
     assert outcomes == {"acme": "success", "globex": "success", "initech": "success", "broken": "failed"}
     assert all("recommender v1" in line for line in listed.splitlines() if line.split()[0] in orders)

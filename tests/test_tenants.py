@@ -195,6 +195,16 @@ def test_each_tenants_last_run_and_champions_are_listed(home, tmp_path):
         failed_checks=2,
         first_failure="marts/orders:unique_order_id",
         champions={"ml/revenue_forecast": "3", "ml/recommendations": "1"},
+        headlines={
+            "ml/recommendations": {
+                "metric": "hr_at_10",
+                "model": "ease",
+                "value": 0.1234,
+                "baseline": "recent_popularity",
+                "baseline_value": 0.0812,
+                "higher_is_better": True,
+            }
+        },
     )
     registry.record_run("nobody", "r3", status="success", failed_checks=0, first_failure=None, champions={})
     last = registry.last_runs()
@@ -204,6 +214,7 @@ def test_each_tenants_last_run_and_champions_are_listed(home, tmp_path):
     lines = cli(home, "tenants", "list").output.splitlines()
     acme = next(line for line in lines if line.startswith("acme"))
     assert "failed" in acme and "forecast v3, recommender v1" in acme
+    assert "recommender hr_at_10 0.123 vs recent_popularity 0.0812" in acme
     assert lines[-1] == "2 tenants; engine: 2 on; last run: 1 failed, 1 never run"
 
 
@@ -215,7 +226,21 @@ def test_the_operators_table_has_a_row_per_tenant_in_the_platforms_own_warehouse
     with pytest.raises(TenantError, match="reserved"):
         registry.add("platform", raw_dir=tmp_path, by="t")
     registry.record_run(
-        "acme", "r1", status="success", failed_checks=0, first_failure=None, champions={"ml/recommendations": "2"}
+        "acme",
+        "r1",
+        status="success",
+        failed_checks=0,
+        first_failure=None,
+        champions={"ml/recommendations": "2"},
+        headlines={
+            "ml/revenue_forecast": {
+                "metric": "wape",
+                "value": 0.21,
+                "baseline": "seasonal_naive",
+                "baseline_value": 0.25,
+                "higher_is_better": False,
+            }
+        },
     )
     registry.record_run("globex", "r2", status="failed", failed_checks=3, first_failure="raw: bad", champions={})
     registry.set_status("initech", "archived", by="t")
@@ -225,6 +250,9 @@ def test_the_operators_table_has_a_row_per_tenant_in_the_platforms_own_warehouse
     table = warehouse_for(platform_settings(settings)).read(*STATUS_TABLE).set_index("tenant_id")
     assert list(table.index) == ["acme", "globex", "initech"]
     assert table.loc["acme", "recommender_champion"] == "2" and table.loc["acme", "last_run_status"] == "success"
+    assert (table.loc["acme", "forecast_wape"], table.loc["acme", "forecast_best_baseline_wape"]) == (0.21, 0.25)
+    assert table.loc["acme", "forecast_best_baseline"] == "seasonal_naive"
+    assert pd.isna(table.loc["globex", "forecast_wape"]) and table["forecast_wape"].dtype == "float64"
     assert (table.loc["globex", "engine"], table.loc["globex", "failed_checks"]) == ("frozen", 3)
     assert table.loc["initech", "status"] == "archived" and table.loc["initech", "last_run_status"] == "never run"
     assert pd.isna(table.loc["initech", "last_run_at"]) and not pd.isna(table.loc["acme", "last_run_at"])
@@ -242,3 +270,19 @@ def test_all_tenants_children_take_their_folder_and_file_from_the_registry(monke
     env = _child_env()
     assert "RETAIL_INTEL_WAREHOUSE" not in env and "RETAIL_INTEL_RAW_DIR" not in env
     assert env["RETAIL_INTEL_HOME"] == "/tmp/home"
+
+
+def test_a_registry_file_of_an_earlier_version_gains_the_new_columns(home, tmp_path):
+    import sqlite3
+
+    path = home / "platform" / "tenants.sqlite"
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as connection:  # tenant_runs as it was before headlines were recorded
+        connection.execute(
+            "CREATE TABLE tenant_runs (tenant_id TEXT NOT NULL, run_id TEXT NOT NULL, finished_at TEXT NOT NULL,"
+            " status TEXT NOT NULL, failed_checks INTEGER NOT NULL, first_failure TEXT, champions TEXT NOT NULL)"
+        )
+    registry = TenantRegistry(path)
+    registry.add("acme", raw_dir=tmp_path, by="t")
+    registry.record_run("acme", "r1", status="success", failed_checks=0, first_failure=None, champions={})
+    assert registry.last_runs()["acme"]["headlines"] == {}

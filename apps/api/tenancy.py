@@ -22,7 +22,7 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.service import Service
 from apps.api.snapshot import Snapshots
-from ml.registry import ModelRegistry
+from orchestration.lineage import registry_for
 from retail_intel.events import EventStore
 from retail_intel.settings import Settings
 from retail_intel.tenants import TenantRegistry, resolve
@@ -139,8 +139,7 @@ class Tenancy:
         settings = self.settings
         if tenant_id != settings.tenant_id:
             settings = resolve(settings.with_(tenant_id=tenant_id, raw_dir_override=None, warehouse_override=None))
-        registry = ModelRegistry(settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
-        service = Service(settings, Snapshots(settings, registry, self.refresh_seconds), self.metrics)
+        service = Service(settings, Snapshots(settings, registry_for(settings), self.refresh_seconds), self.metrics)
         service.rules()  # a malformed rules file fails this tenant's requests with its message
         service.events = EventStore(settings)
         service.snapshots.start()

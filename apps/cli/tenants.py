@@ -109,7 +109,7 @@ def tenants_list(settings: Settings, include_archived: bool) -> None:
         click.echo(f"No tenants registered in {settings.registry_path}; add one with `retail-intel tenants add`.")
         return
     last_runs = registry.last_runs()
-    rows = [("tenant", "name", "status", "engine", "last run", "champions", "raw folder")]
+    rows = [("tenant", "name", "status", "engine", "last run", "champions", "vs best baseline", "raw folder")]
     engines: Counter = Counter()
     outcomes: Counter = Counter()
     for tenant in listed:
@@ -127,6 +127,7 @@ def tenants_list(settings: Settings, include_archived: bool) -> None:
                 engine,
                 f"{run['finished_at']} {run['status']}" if run else "never",
                 champions or "-",
+                _versus((run or {}).get("headlines", {})),
                 str(tenant.raw_dir or "-"),
             )
         )
@@ -136,6 +137,17 @@ def tenants_list(settings: Settings, include_archived: bool) -> None:
     engine_counts = ", ".join(f"{count} {state}" for state, count in sorted(engines.items()))
     run_counts = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
     click.echo(f"{len(listed)} tenants; engine: {engine_counts}; last run: {run_counts}")
+
+
+def _versus(headlines: dict[str, dict[str, object]]) -> str:
+    """Each model's figure on its run's evaluation beside the best simple baseline's."""
+    parts = []
+    for name, short in _SHORT.items():
+        figure = headlines.get(name)
+        if figure and figure.get("value") is not None and figure.get("baseline_value") is not None:
+            ours, theirs = f"{figure['value']:.3g}", f"{figure['baseline_value']:.3g}"
+            parts.append(f"{short} {figure['metric']} {ours} vs {figure['baseline']} {theirs}")
+    return ", ".join(parts) or "-"
 
 
 # Model assets as `tenants list` names them.

@@ -16,10 +16,12 @@ from ml.forecast import (
 )
 from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
 from orchestration.champion import ChampionFlow
-from orchestration.metadata import frame_preview
+from orchestration.metadata import frame_preview, headline
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 
+# The simple forecasts the chosen one is held against in the operator's table.
+FORECAST_BASELINES = ("seasonal_naive", "trailing_mean")
 METRICS = ("wape", "mape", "smape", "mae", "bias", "interval_coverage")
 TABLE_COLUMNS = ["date", "yhat", "yhat_lower", "yhat_upper", "model_name", "model_version"]
 
@@ -142,6 +144,13 @@ def revenue_forecast(
             "champion": f"{champion.name}, version {crowned.champion_version}",
             "champion_version": crowned.champion_version,
             "backtest_winner": result.winner,
+            "headline": headline(
+                "wape",
+                result.winner,
+                result.candidates.set_index("candidate")["wape"].to_dict(),
+                FORECAST_BASELINES,
+                higher_is_better=False,
+            ),
             "chosen_because": result.reason,
             "prophet_lost_to": result.prophet_lost_to or "Prophet won or did not run",
             "promotion": crowned.decision.reason,
