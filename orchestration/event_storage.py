@@ -8,7 +8,8 @@ own database, the cross-run index, the asset-check table). A run of this graph s
 
 This subclass keeps one engine per database file, the most recently used few, and is
 otherwise Dagster's own storage: the same files, schema and migrations, so a Dagster home
-can switch between the two. ``prepare_dagster_home`` names it in the ``dagster.yaml`` it
+can switch between the two. A write to a run's database is checkpointed at once, as closing
+the connection did, so that the UI's file watcher sees it. ``prepare_dagster_home`` names it in the ``dagster.yaml`` it
 writes. It overrides a private method of Dagster's (``_connect``);
 tests/orchestration/test_event_storage.py fails if a release renames it, so the saving
 cannot vanish unnoticed.
@@ -50,8 +51,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         # a connection to one user at a time, so connections may move between threads.
         with self._db_lock:
             engine = self._engine(shard)
-            with engine.connect() as connection, connection.begin():
-                yield connection
+            with engine.connect() as connection:
+                with connection.begin():
+                    yield connection
+                if shard != INDEX_SHARD_NAME:
+                    # The UI follows a run by watching its database file; in WAL mode a write
+                    # reaches that file only at a checkpoint, which Dagster's storage gets by
+                    # closing its connection after every statement. Without this the live
+                    # event log stalls until SQLite's automatic checkpoint, ~1,000 pages later.
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def has_table(self, table_name: str) -> bool:
         # The parent opens a database for this on every asset check it stores.

@@ -80,3 +80,39 @@ def test_a_dagster_yaml_written_by_someone_else_is_kept(settings):
     config.write_text(own)
     prepare_dagster_home(settings)
     assert config.read_text() == own
+
+
+def test_the_ui_is_told_of_a_runs_events_as_they_are_stored(settings):
+    """The UI's live event log waits for Dagster's file watcher to see the run's database change.
+    With WAL and connections kept open, events stayed in the -wal file and the UI saw nothing
+    until a checkpoint, hundreds of events later: each write to a run's database checkpoints."""
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.utils import make_new_run_id
+
+    prepare_dagster_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_id = make_new_run_id()
+        seen: list[str] = []
+
+        def callback(entry, _cursor) -> None:
+            seen.append(entry.user_message)
+
+        def store(message: str) -> None:
+            storage.store_event(
+                EventLogEntry(error_info=None, level="INFO", user_message=message, run_id=run_id, timestamp=time.time())
+            )
+
+        store("first")  # creates the run's database, which the watcher then follows
+        storage.watch(run_id, None, callback)
+        try:
+            for message in ("second", "third"):
+                store(message)
+                deadline = time.monotonic() + 10
+                while message not in seen and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert message in seen, f"the watcher never saw {message!r}; it saw {seen}"
+        finally:
+            storage.end_watch(run_id, callback)
