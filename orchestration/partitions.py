@@ -14,6 +14,8 @@ location's own tenant, the one its settings name.
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from retail_intel.tenants import TenantRegistry
@@ -27,6 +29,10 @@ tenants = dg.DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
 one_tenant_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 PARTITIONED = {"partitions_def": tenants, "backfill_policy": one_tenant_per_run}
+
+# Dagster marks the assets' backfill_policy parameter as beta and says so once per asset, on
+# every command's terminal; the policy is what a backfill over thousands of tenants needs.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 class TenantRunError(ValueError):
