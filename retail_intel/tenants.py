@@ -339,6 +339,12 @@ class TenantRegistry:
         return row["tenant_id"]
 
 
+def tenant_label(tenant_id: str) -> str:
+    """How the service's /metrics, which needs no key, names a tenant: stable, and not the id,
+    which anyone could otherwise read there (`retail-intel tenants show` prints it)."""
+    return hashlib.sha256(tenant_id.encode()).hexdigest()[:12]
+
+
 def _migrate(connection: sqlite3.Connection) -> None:
     """Columns added since a registry file was created (CREATE TABLE IF NOT EXISTS keeps old tables)."""
     columns = {row[1] for row in connection.execute("PRAGMA table_info(tenant_runs)")}

@@ -18,8 +18,13 @@ from retail_intel.switch import OFF, EngineSwitch
 class Service:
     """What one tenant's requests share: snapshots, rules, switch, events; and the app's metrics."""
 
-    def __init__(self, settings: Settings, snapshots: Snapshots, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, snapshots: Snapshots, metrics: Metrics, *, metrics_name: str | None = None
+    ) -> None:
         self.settings = settings
+        # How /metrics names this tenant in model versions: its id, or (serving many tenants)
+        # a label that does not reveal it.
+        self.metrics_name = metrics_name or settings.tenant_id
         self.snapshots = snapshots
         self.switch = EngineSwitch(settings.engine_switch_path)
         self.metrics = metrics  # the app's: every tenant's service reports to one /metrics
@@ -38,11 +43,12 @@ class Service:
         snapshot = self.snapshots.current()
         if snapshot is None:
             raise HTTPException(503, f"not ready: {self.snapshots.last_error or 'loading'}")
-        if snapshot.model_version != self._reported_version:  # only when a new champion arrived
+        reported = snapshot.model_version.replace(self.settings.tenant_id, self.metrics_name, 1)
+        if reported != self._reported_version:  # only when a new champion arrived
             if self._reported_version is not None:  # this tenant's previous one; the names carry the tenant
                 self.metrics.model_version.remove(self._reported_version)
-            self.metrics.model_version.labels(snapshot.model_version).set(1)
-            self._reported_version = snapshot.model_version
+            self.metrics.model_version.labels(reported).set(1)
+            self._reported_version = reported
         return snapshot
 
     def snapshot_or_disabled(self, customer: str | None, request_id: str) -> Snapshot | Recommendations:

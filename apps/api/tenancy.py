@@ -8,6 +8,12 @@ a token bucket, so one noisy tenant is answered 429 while the others are served.
 
 Single-tenant mode (local use): no key; every request is the serving tenant's. It is the
 default only when the registry holds at most one active tenant.
+
+Keys already resolved are answered from memory while the registry file is unchanged, and for
+at most ``KEY_CACHE_SECONDS``; a revoked key or an archived tenant is refused from the first
+request after the registry changed, and an archived or purged tenant's service is dropped.
+``/metrics`` needs no key, so it names tenants by ``tenant_label`` (a hash prefix of the id),
+never by id: anyone could otherwise list the platform's clients.
 """
 
 from __future__ import annotations
@@ -22,12 +28,16 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.service import Service
 from apps.api.snapshot import Snapshots
+from apps.rules import RulesError
 from orchestration.lineage import registry_for
 from retail_intel.events import EventStore
 from retail_intel.settings import Settings
-from retail_intel.tenants import TenantRegistry, resolve
+from retail_intel.tenants import TenantRegistry, resolve, tenant_label
 
 API_KEY_HEADER = "X-API-Key"
+# However unchanged the registry file looks (its timestamp has a coarse grain), a resolved key
+# is asked again after this long.
+KEY_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -71,9 +81,11 @@ class Tenancy:
         self.registry = TenantRegistry.of(settings)
         self._services: dict[str, Service] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self._keys: dict[str, str | None] = {}
-        self._keys_stamp: int | None = None
-        self._lock = threading.Lock()  # builds services
+        # key -> (tenant or None, when it was resolved), valid while the registry's stamp is _keys_stamp.
+        self._keys: dict[str, tuple[str | None, float]] = {}
+        self._keys_stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()  # the services and their build locks
+        self._building: dict[str, threading.Lock] = {}  # one per tenant: a slow build holds up only its tenant
         self._keys_lock = threading.Lock()  # the key cache and the buckets: requests come from several threads
         self._started = False
 
@@ -87,9 +99,7 @@ class Tenancy:
         with self._lock:
             services, self._services = list(self._services.values()), {}
         for service in services:
-            service.snapshots.stop()
-            if service.events is not None:
-                service.events.close()
+            _close(service)
 
     def loaded(self) -> list[Service]:
         return list(self._services.values())
@@ -102,11 +112,12 @@ class Tenancy:
             return self.settings.tenant_id in self._services
         if not api_key:
             return True
+        stamp = self._registry_stamp()
         with self._keys_lock:
-            if api_key not in self._keys:
-                return False
-            tenant_id = self._keys[api_key]
-        return tenant_id is None or tenant_id in self._services
+            cached = self._keys.get(api_key) if stamp == self._keys_stamp else None
+        if cached is None or time.monotonic() - cached[1] > KEY_CACHE_SECONDS:
+            return False
+        return cached[0] is None or cached[0] in self._services
 
     def service_for_request(self, api_key: str | None) -> Service:
         if not self.multi_tenant:
@@ -118,7 +129,7 @@ class Tenancy:
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
         wait = self._take(tenant_id)
         if wait:
-            self.metrics.rate_limited.labels(tenant_id).inc()
+            self.metrics.rate_limited.labels(tenant_label(tenant_id)).inc()
             raise HTTPException(
                 429, f"tenant {tenant_id!r} is over its request rate", headers={"Retry-After": str(math.ceil(wait))}
             )
@@ -129,40 +140,75 @@ class Tenancy:
         if service is not None:
             return service
         with self._lock:
+            building = self._building.setdefault(tenant_id, threading.Lock())
+        with building:
             service = self._services.get(tenant_id)
             if service is None:
-                service = self._build(tenant_id)
-                self._services[tenant_id] = service
+                try:
+                    service = self._build(tenant_id)
+                except RulesError as error:
+                    # This tenant's own configuration: its requests get the reason, the others go on.
+                    raise HTTPException(503, f"tenant {tenant_id!r} cannot be served: {error}") from None
+                with self._lock:
+                    self._services[tenant_id] = service
         return service
 
     def _build(self, tenant_id: str) -> Service:
         settings = self.settings
         if tenant_id != settings.tenant_id:
             settings = resolve(settings.with_(tenant_id=tenant_id, raw_dir_override=None, warehouse_override=None))
-        service = Service(settings, Snapshots(settings, registry_for(settings), self.refresh_seconds), self.metrics)
+        service = Service(
+            settings,
+            Snapshots(settings, registry_for(settings), self.refresh_seconds),
+            self.metrics,
+            metrics_name=tenant_label(tenant_id) if self.multi_tenant else None,
+        )
         service.rules()  # a malformed rules file fails this tenant's requests with its message
         service.events = EventStore(settings)
         service.snapshots.start()
         return service
 
-    def _tenant_for_key(self, api_key: str) -> str | None:
-        """Keys already seen are answered from memory until the registry file changes (a key
-        created, revoked, or a tenant archived changes it), so a request costs no query."""
+    def _registry_stamp(self) -> tuple[int, int] | None:
         try:
-            stamp = self.registry.path.stat().st_mtime_ns
+            status = self.registry.path.stat()
         except FileNotFoundError:
             return None
+        return status.st_mtime_ns, status.st_size
+
+    def _tenant_for_key(self, api_key: str) -> str | None:
+        """Keys already seen are answered from memory while the registry file is unchanged (a key
+        created, revoked, or a tenant archived changes it) and for KEY_CACHE_SECONDS at most, so
+        a request costs no query."""
+        stamp = self._registry_stamp()
+        if stamp is None:
+            return None
         with self._keys_lock:
-            if stamp != self._keys_stamp:
+            changed = stamp != self._keys_stamp
+            if changed:
                 self._keys, self._keys_stamp = {}, stamp
-            if api_key in self._keys:
-                return self._keys[api_key]
+            cached = self._keys.get(api_key)
+        if changed:
+            self._drop_inactive()
+        if cached is not None and time.monotonic() - cached[1] <= KEY_CACHE_SECONDS:
+            return cached[0]
         tenant_id = self.registry.tenant_for_key(api_key)  # outside the lock: a query
         with self._keys_lock:
-            if len(self._keys) > 10_000:  # a flood of made-up keys must not grow this without bound
-                self._keys.clear()
-            self._keys[api_key] = tenant_id
+            # A lookup that began before the registry changed may have read what the change
+            # undid (a key since revoked): it answers this request, but is not kept.
+            if self._keys_stamp == stamp:
+                if len(self._keys) > 10_000:  # a flood of made-up keys must not grow this without bound
+                    self._keys.clear()
+                self._keys[api_key] = (tenant_id, time.monotonic())
         return tenant_id
+
+    def _drop_inactive(self) -> None:
+        """Services of tenants archived or purged since: stopped, so nothing of them stays served."""
+        active = {tenant.tenant_id for tenant in self.registry.list()}
+        with self._lock:
+            gone = [tenant for tenant in self._services if tenant not in active and tenant != self.settings.tenant_id]
+            services = [self._services.pop(tenant) for tenant in gone]
+        for service in services:
+            _close(service)
 
     def _take(self, tenant_id: str) -> float:
         with self._keys_lock:
@@ -170,6 +216,12 @@ class Tenancy:
             if bucket is None:
                 bucket = self._buckets[tenant_id] = _Bucket(self.rate_limit)
             return bucket.take()
+
+
+def _close(service: Service) -> None:
+    service.snapshots.stop()
+    if service.events is not None:
+        service.events.close()
 
 
 def default_multi_tenant(settings: Settings) -> bool:

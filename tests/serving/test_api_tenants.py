@@ -14,7 +14,7 @@ from apps.api.tenancy import RateLimit
 from orchestration.runner import run_graph
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.switch import OFF, EngineSwitch
-from retail_intel.tenants import TenantRegistry
+from retail_intel.tenants import TenantRegistry, tenant_label
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,8 @@ def test_the_switch_and_the_rate_limit_are_per_tenant(two_tenants):
             statuses = [ask("default").status_code for _ in range(4)]
             assert statuses[:2] == [200, 200] and statuses[-1] == 429  # burst of 3, then refused
             assert ask("globex").status_code == 200  # the other tenant is still served
-            assert 'retail_intel_rate_limited_total{tenant="default"}' in client.get("/metrics").text
+            metrics = client.get("/metrics").text
+            assert f'retail_intel_rate_limited_total{{tenant="{tenant_label("default")}"}}' in metrics
+            assert "globex" not in metrics, "/metrics needs no key: it must not list the clients"
     finally:
         EngineSwitch(settings["globex"].engine_switch_path).set("on", by="test", reason="isolation test over")
