@@ -168,30 +168,46 @@ class TenantRegistry:
         if tenant_id == PLATFORM_TENANT:
             raise TenantError(f"tenant id {PLATFORM_TENANT!r} is reserved for the operator's own tables")
         now = _now()
+        exists = (
+            f"tenant {tenant_id!r} exists already; `tenants show` describes it, `tenants remove --purge` deletes it"
+        )
+        if warehouse is not None:
+            self._refuse_anothers_warehouse(tenant_id, warehouse.resolve())
         with self._connection() as connection:
-            existing = connection.execute("SELECT status FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
-            if existing is not None:
-                raise TenantError(
-                    f"tenant {tenant_id!r} exists already ({existing['status']}); "
-                    "`tenants show` describes it, `tenants remove --purge` deletes it"
+            if connection.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone():
+                raise TenantError(exists)
+            try:
+                connection.execute(
+                    "INSERT INTO tenants (tenant_id, display_name, raw_dir, warehouse, status, created_at, created_by,"
+                    " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        tenant_id,
+                        display_name or tenant_id,
+                        str(raw_dir.resolve()) if raw_dir else None,
+                        str(warehouse.resolve()) if warehouse else None,
+                        ACTIVE,
+                        now,
+                        by,
+                        now,
+                        by,
+                    ),
                 )
-            connection.execute(
-                "INSERT INTO tenants (tenant_id, display_name, raw_dir, warehouse, status, created_at, created_by,"
-                " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant_id,
-                    display_name or tenant_id,
-                    str(raw_dir.resolve()) if raw_dir else None,
-                    str(warehouse.resolve()) if warehouse else None,
-                    ACTIVE,
-                    now,
-                    by,
-                    now,
-                    by,
-                ),
-            )
+            except sqlite3.IntegrityError:  # added by another process since the check above
+                raise TenantError(exists) from None
             _audit(connection, tenant_id, by, "add", f"raw folder {raw_dir or '-'}")
         return self.require(tenant_id)
+
+    def _refuse_anothers_warehouse(self, tenant_id: str, warehouse: Path) -> None:
+        """A warehouse file is one tenant's: not another's registered file, nor one in its folder."""
+        tenants_dir = self.path.parent.parent / "tenants"  # <home>/platform/tenants.sqlite -> <home>/tenants
+        for other in self.list(include_archived=True):
+            if other.tenant_id == tenant_id:
+                continue
+            if other.warehouse == warehouse or (tenants_dir / other.tenant_id) in warehouse.parents:
+                raise TenantError(f"{warehouse} is the warehouse of tenant {other.tenant_id!r}: give {tenant_id!r} its own")
+        if tenants_dir in warehouse.parents and warehouse.relative_to(tenants_dir).parts[0] != tenant_id:
+            owner = warehouse.relative_to(tenants_dir).parts[0]
+            raise TenantError(f"{warehouse} lies in tenant {owner!r}'s folder: give {tenant_id!r} a file of its own")
 
     def set_raw_dir(self, tenant_id: str, raw_dir: Path, *, by: str) -> Tenant:
         before = self.require(tenant_id)
@@ -220,6 +236,8 @@ class TenantRegistry:
         with self._connection() as connection:
             connection.execute("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
             connection.execute("DELETE FROM api_keys WHERE tenant_id = ?", (tenant_id,))
+            connection.execute("DELETE FROM tenant_runs WHERE tenant_id = ?", (tenant_id,))
+            # The audit rows stay: who purged whom, and when, outlives the tenant.
             _audit(connection, tenant_id, by, "purge", "registry entry and data deleted")
 
     def record_publish(self, tenant_id: str, raw_dir: Path, fingerprint: str | None) -> None:
@@ -322,6 +340,20 @@ class TenantRegistry:
             if not updated:
                 raise TenantError(f"tenant {tenant_id!r} has no active key {key_id!r}")
             _audit(connection, tenant_id, by, "key revoked", key_id)
+
+    def has_live_keys(self) -> bool:
+        """Whether any active tenant has an unrevoked API key."""
+        if not self.path.exists():
+            return False
+        with self._connection() as connection:
+            return (
+                connection.execute(
+                    "SELECT 1 FROM api_keys k JOIN tenants t USING (tenant_id)"
+                    " WHERE k.revoked_at IS NULL AND t.status = ? LIMIT 1",
+                    (ACTIVE,),
+                ).fetchone()
+                is not None
+            )
 
     def tenant_for_key(self, key: str) -> str | None:
         """The active tenant whose unrevoked key this is; None for anything else, malformed included."""

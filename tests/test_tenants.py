@@ -286,3 +286,52 @@ def test_a_registry_file_of_an_earlier_version_gains_the_new_columns(home, tmp_p
     registry.add("acme", raw_dir=tmp_path, by="t")
     registry.record_run("acme", "r1", status="success", failed_checks=0, first_failure=None, champions={})
     assert registry.last_runs()["acme"]["headlines"] == {}
+
+
+def test_a_warehouse_file_belongs_to_one_tenant(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("acme", raw_dir=tmp_path / "acme", warehouse=tmp_path / "shared.duckdb", by="t")
+    with pytest.raises(TenantError, match="is the warehouse of tenant 'acme'"):
+        registry.add("globex", raw_dir=tmp_path / "globex", warehouse=tmp_path / "shared.duckdb", by="t")
+    inside = home / "tenants" / "acme" / "other.duckdb"
+    with pytest.raises(TenantError, match="tenant 'acme'"):
+        registry.add("globex", raw_dir=tmp_path / "globex", warehouse=inside, by="t")
+    refused = cli(home, "tenants", "add", "initech", "--raw-dir", str(tmp_path), "--warehouse", str(inside))
+    assert refused.exit_code == 2 and "tenant 'acme'" in refused.output
+    assert registry.get("globex") is None and registry.get("initech") is None
+    registry.add("globex", raw_dir=tmp_path / "globex", warehouse=tmp_path / "globex.duckdb", by="t")
+
+
+def test_a_purge_leaves_no_run_or_key_behind_but_keeps_the_audit(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("acme", raw_dir=tmp_path, by="t")
+    registry.create_key("acme", by="t")
+    registry.record_run("acme", "r1", status="success", failed_checks=0, first_failure=None, champions={})
+    registry.delete("acme", by="operator")
+    import sqlite3
+
+    with sqlite3.connect(registry.path) as connection:
+        for table in ("tenants", "api_keys", "tenant_runs"):
+            assert connection.execute(f"select count(*) from {table} where tenant_id = 'acme'").fetchone() == (0,)
+    assert [change["action"] for change in registry.changes("acme")][-1] == "purge"
+
+
+def test_keys_stay_required_while_any_live_key_exists(home, tmp_path):
+    from apps.api.tenancy import default_multi_tenant
+
+    settings = Settings.from_env(clean_env()).with_(home=home)
+    registry = TenantRegistry.of(settings)
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    registry.create_key("acme", by="t")
+    assert default_multi_tenant(settings)
+    registry.set_status("globex", "archived", by="t")  # down to one active tenant: its key still counts
+    assert default_multi_tenant(settings)
+    (key,) = registry.keys("acme")
+    registry.revoke_key("acme", key["key_id"], by="t")
+    assert not default_multi_tenant(settings)
+
+
+def test_no_command_runs_as_the_reserved_platform_tenant(home):
+    result = cli(home, "--tenant", "platform", "run")
+    assert result.exit_code == 2 and "reserved for the operator's own tables" in result.output

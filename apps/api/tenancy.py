@@ -225,5 +225,7 @@ def _close(service: Service) -> None:
 
 
 def default_multi_tenant(settings: Settings) -> bool:
-    """Keys are required as soon as the registry holds more than one active tenant."""
-    return len(TenantRegistry.of(settings).list()) > 1
+    """Keys are required as soon as the registry holds more than one active tenant, or any
+    unrevoked key: archiving tenants down to one must not quietly open the service to all."""
+    registry = TenantRegistry.of(settings)
+    return len(registry.list()) > 1 or registry.has_live_keys()

@@ -16,7 +16,7 @@ import click
 
 from apps.cli import dev, engine, generate, models, run, score, serve, tenants
 from apps.cli.options import fail
-from retail_intel.settings import Settings
+from retail_intel.settings import PLATFORM_TENANT, Settings
 from retail_intel.tenants import resolve
 
 
@@ -34,9 +34,13 @@ from retail_intel.tenants import resolve
 def main(ctx: click.Context, home: Path | None, tenant: str | None) -> None:
     """Retail intelligence platform: raw Olist orders to tested marts."""
     try:
-        ctx.obj = resolve(Settings.from_env(home=home, tenant_id=tenant))
+        settings = Settings.from_env(home=home, tenant_id=tenant)
     except ValueError as error:
         fail(str(error), 2)
+    if settings.tenant_id == PLATFORM_TENANT:
+        # Its warehouse holds the operator's table, rewritten after every run; no command runs as it.
+        fail(f"tenant id {PLATFORM_TENANT!r} is reserved for the operator's own tables: name a client's tenant", 2)
+    ctx.obj = resolve(settings)
 
 
 main.add_command(generate.generate)
