@@ -335,3 +335,17 @@ def test_keys_stay_required_while_any_live_key_exists(home, tmp_path):
 def test_no_command_runs_as_the_reserved_platform_tenant(home):
     result = cli(home, "--tenant", "platform", "run")
     assert result.exit_code == 2 and "reserved for the operator's own tables" in result.output
+
+
+def test_all_tenants_never_reports_an_earlier_runs_failure_as_this_ones(home, tmp_path):
+    from apps.cli.run_all import _detail
+
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    tenant = registry.add("acme", raw_dir=tmp_path, by="t")
+    registry.record_run("acme", "r1", status="failed", failed_checks=0, first_failure="raw: last week's", champions={})
+    before = registry.last_runs()["acme"]
+    log = tmp_path / "child.log"
+    log.write_text("Killed\n")  # this run died before recording anything
+    assert "last week's" not in _detail(registry, tenant, 137, log, before)
+    registry.record_run("acme", "r2", status="failed", failed_checks=0, first_failure="raw: today's", champions={})
+    assert _detail(registry, tenant, 2, log, before).startswith("raw: today's")

@@ -52,6 +52,7 @@ def run_all_tenants(settings: Settings, options: list[str]) -> None:
             command = [sys.executable, "-m", "apps.cli", "--home", str(settings.home), "--tenant", tenant.tenant_id]
             command += ["run", "--target", settings.target, *options]
             tenant_started = time.perf_counter()
+            before = registry.last_runs().get(tenant.tenant_id)
             with log_path.open("w") as log:
                 current["process"] = subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env()
@@ -61,7 +62,7 @@ def run_all_tenants(settings: Settings, options: list[str]) -> None:
             seconds = time.perf_counter() - tenant_started
             outcome = "ok" if code == 0 else f"failed (exit {code})"
             outcomes.append((tenant.tenant_id, outcome))
-            detail = _detail(registry, tenant, code, log_path)
+            detail = _detail(registry, tenant, code, log_path, before)
             click.echo(f"  {tenant.tenant_id:<31} {outcome:<16} {seconds:7.1f} s  {detail}")
     except _Stopped as stopped:
         if current["process"] is not None:
@@ -88,10 +89,13 @@ def _child_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in TENANT_VARIABLES}
 
 
-def _detail(registry: TenantRegistry, tenant, code: int, log_path) -> str:
+def _detail(registry: TenantRegistry, tenant, code: int, log_path, before: dict | None) -> str:
     """The run's failed-check count, or its first failure (the child's last error line when the
-    run did not get as far as recording itself, e.g. a missing raw folder)."""
+    run did not get as far as recording itself, e.g. a missing raw folder). ``before``: the
+    tenant's last recorded run before this one, whose outcome is not this run's."""
     run = registry.last_runs().get(tenant.tenant_id)
+    if run is not None and before is not None and run["run_id"] == before["run_id"]:
+        run = None
     if code == 0 and run is not None:
         return f"{run['failed_checks']} failed checks" if run["failed_checks"] else "all checks passed"
     lines = log_path.read_text(errors="replace").splitlines()
