@@ -113,14 +113,21 @@ class TenantRegistry:
     def of(cls, settings: Settings) -> TenantRegistry:
         return cls(settings.registry_path)
 
+    # Registry files whose schema this process has created or brought up to date: the API asks
+    # the registry on requests, where a schema script on every connection is wasted work.
+    _ready: set[Path] = set()
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30)) as connection:
             connection.row_factory = sqlite3.Row
             with connection:  # one transaction, committed on success, rolled back on error
-                connection.executescript(_SCHEMA)
-                _migrate(connection)
+                # Checked again when the file is new (deleted and created since, as tests do).
+                if self.path not in self._ready or not _has_tables(connection):
+                    connection.executescript(_SCHEMA)
+                    _migrate(connection)
+                    TenantRegistry._ready.add(self.path)
                 yield connection
 
     # ---- reading -------------------------------------------------------------------------
@@ -204,7 +211,9 @@ class TenantRegistry:
             if other.tenant_id == tenant_id:
                 continue
             if other.warehouse == warehouse or (tenants_dir / other.tenant_id) in warehouse.parents:
-                raise TenantError(f"{warehouse} is the warehouse of tenant {other.tenant_id!r}: give {tenant_id!r} its own")
+                raise TenantError(
+                    f"{warehouse} is the warehouse of tenant {other.tenant_id!r}: give {tenant_id!r} its own"
+                )
         if tenants_dir in warehouse.parents and warehouse.relative_to(tenants_dir).parts[0] != tenant_id:
             owner = warehouse.relative_to(tenants_dir).parts[0]
             raise TenantError(f"{warehouse} lies in tenant {owner!r}'s folder: give {tenant_id!r} a file of its own")
@@ -375,6 +384,10 @@ def tenant_label(tenant_id: str) -> str:
     """How the service's /metrics, which needs no key, names a tenant: stable, and not the id,
     which anyone could otherwise read there (`retail-intel tenants show` prints it)."""
     return hashlib.sha256(tenant_id.encode()).hexdigest()[:12]
+
+
+def _has_tables(connection: sqlite3.Connection) -> bool:
+    return connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'tenant_runs'").fetchone()[0] == 1
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
