@@ -1,8 +1,10 @@
 """One settings object from which every location is derived.
 
-A later step serves many clients (tenants) from one pipeline. Nothing outside this module
-builds a path, a schema name or a model name by hand: it asks `Settings`. Two tenants'
-settings never share a warehouse file, schema, MLflow store or Dagster home.
+Many clients (tenants) are served from one pipeline. Nothing outside this module builds a
+path, a schema name or a model name by hand: it asks `Settings`. Two tenants' settings never
+share a warehouse file, schema or artifacts folder; they share the platform's registry, its
+one Dagster instance (each tenant a partition) and its one MLflow store (each tenant's models
+named after it), all under ``<home>/platform/``.
 
 Environment variables (all optional):
     RETAIL_INTEL_HOME       root of all state; default ``./.retail-intel`` under the working directory
