@@ -1,0 +1,1 @@
+"""Monitoring of data and models: drift, health, alerts (issue #15)."""

@@ -1,0 +1,98 @@
+"""Data drift with known truth: samples of one distribution rarely drift (at about the test's
+error rate for small samples), a shift of half a standard deviation or a changed category mix
+always does, under both the small-sample tests and the large-sample distances."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.monitoring.drift import (
+    CATEGORICAL,
+    DriftThresholds,
+    categorical_drift,
+    dataset_drift,
+    numeric_drift,
+)
+
+
+def normal(seed: int, rows: int, mean: float = 0.0) -> pd.Series:
+    return pd.Series(np.random.default_rng(seed).normal(mean, 1.0, rows))
+
+
+def categories(seed: int, rows: int, shares: list[float]) -> pd.Series:
+    return pd.Series(np.random.default_rng(seed).choice(["SP", "RJ", "MG"], size=rows, p=shares))
+
+
+@pytest.mark.parametrize("rows", [500, 20_000])  # the small-sample test, then the distance
+def test_numeric_drift_finds_a_half_std_shift_and_not_noise(rows):
+    false_alarms = sum(numeric_drift("x", normal(seed, rows), normal(seed + 100, rows)).drifted for seed in range(40))
+    # KS at p < 0.05 errs on about 5% of equal samples; the distance at 0.1 std on none at this size.
+    assert false_alarms <= (6 if rows <= 1000 else 0), false_alarms
+    shifted = numeric_drift("x", normal(1, rows), normal(2, rows, mean=0.5))
+    assert shifted.drifted and shifted.psi > 0.1
+    assert shifted.test == ("ks_p_value" if rows <= 1000 else "wasserstein_std")
+    if rows > 1000:
+        assert shifted.statistic == pytest.approx(0.5, abs=0.05)  # the mean moved half a std
+
+
+@pytest.mark.parametrize("rows", [600, 30_000])
+def test_categorical_drift_finds_a_changed_mix_and_not_noise(rows):
+    same = [0.6, 0.3, 0.1]
+    false_alarms = sum(
+        categorical_drift("state", categories(seed, rows, same), categories(seed + 100, rows, same)).drifted
+        for seed in range(40)
+    )
+    assert false_alarms <= (6 if rows <= 1000 else 0), false_alarms
+    moved = categorical_drift("state", categories(1, rows, same), categories(2, rows, [0.3, 0.3, 0.4]))
+    assert moved.drifted and moved.kind == CATEGORICAL and moved.psi >= 0.2
+
+
+def test_a_category_the_reference_never_saw_is_change():
+    reference = pd.Series(["SP"] * 300 + ["RJ"] * 300)
+    current = pd.Series(["SP"] * 200 + ["RJ"] * 200 + ["BA"] * 200)
+    assert categorical_drift("state", reference, current).drifted
+
+
+def test_psi_of_identical_windows_is_zero_and_of_a_known_shift_as_computed():
+    values = pd.Series(np.arange(1000, dtype=float))
+    assert numeric_drift("x", values, values).psi == pytest.approx(0.0)
+    # Half the current window moves from the first to the second category: shares 0.5/0.5 -> 0.25/0.75.
+    reference = pd.Series(["a"] * 500 + ["b"] * 500)
+    current = pd.Series(["a"] * 250 + ["b"] * 750)
+    expected = (0.25 - 0.5) * np.log(0.25 / 0.5) + (0.75 - 0.5) * np.log(0.75 / 0.5)
+    assert categorical_drift("c", reference, current).psi == pytest.approx(expected)
+
+
+def test_a_constant_reference_drifts_only_when_values_move():
+    constant = pd.Series([5.0] * 2000)
+    assert not numeric_drift("x", constant, constant).drifted
+    assert numeric_drift("x", constant, pd.Series([5.0] * 1000 + [6.0] * 1000)).drifted
+
+
+def test_the_data_set_drifts_when_half_its_features_do():
+    rows = 5000
+    reference = pd.DataFrame(
+        {"a": normal(1, rows), "b": normal(2, rows), "state": categories(3, rows, [0.6, 0.3, 0.1])}
+    )
+    one_moved = reference.assign(a=normal(4, rows, mean=1.0))
+    report = dataset_drift(reference, one_moved, numeric=["a", "b"], categorical=["state"])
+    assert [f.feature for f in report.features if f.drifted] == ["a"] and not report.drifted
+    two_moved = one_moved.assign(state=categories(5, rows, [0.2, 0.3, 0.5]))
+    report = dataset_drift(reference, two_moved, numeric=["a", "b"], categorical=["state"])
+    assert report.drifted and report.share_drifted == pytest.approx(2 / 3)
+    assert list(report.table().columns)[:3] == ["feature", "kind", "test"]
+    strict = dataset_drift(
+        reference,
+        one_moved,
+        numeric=["a", "b"],
+        categorical=["state"],
+        thresholds=DriftThresholds(share_of_features=0.3),
+    )
+    assert strict.drifted
+
+
+def test_bad_input_names_the_feature_and_the_window():
+    with pytest.raises(ValueError, match="feature 'price' has no values in the current window"):
+        numeric_drift("price", normal(1, 100), pd.Series([np.nan, np.nan]))
+    with pytest.raises(ValueError, match=r"columns \['gone'\] are missing"):
+        dataset_drift(pd.DataFrame({"a": [1.0]}), pd.DataFrame({"a": [1.0]}), numeric=["a", "gone"])
