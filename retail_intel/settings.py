@@ -165,10 +165,11 @@ class Settings:
 
     @property
     def dagster_storage(self) -> str:
-        storage = self.env.get("RETAIL_INTEL_DAGSTER_STORAGE") or "sqlite"
-        if storage not in ("sqlite", "postgres"):
-            raise ValueError(f"RETAIL_INTEL_DAGSTER_STORAGE must be sqlite or postgres, got {storage!r}")
-        return storage
+        """Where Dagster keeps its own runs and events: not the warehouse (that is ``target``)."""
+        dagster_storage = self.env.get("RETAIL_INTEL_DAGSTER_STORAGE") or "sqlite"
+        if dagster_storage not in ("sqlite", "postgres"):
+            raise ValueError(f"RETAIL_INTEL_DAGSTER_STORAGE must be sqlite or postgres, got {dagster_storage!r}")
+        return dagster_storage
 
     @property
     def max_concurrent_runs(self) -> int:

@@ -35,6 +35,8 @@ def _branches_on_the_target(path: Path) -> list[str]:
             for constant in ast.walk(operand)
             if isinstance(constant, ast.Constant) and isinstance(constant.value, str)
         }
+        if "dagster_storage" in names:
+            continue  # the engine of Dagster's own run and event storage, not the warehouse's
         if ("target" in names and literals) or literals & {"duckdb", "postgres"}:
             found.append(f"{path}:{node.lineno}")
     return found
