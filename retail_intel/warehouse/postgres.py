@@ -212,12 +212,22 @@ class PostgresWarehouse(Warehouse):
     def create_reader(self, password: str) -> str:
         """A LOGIN role with USAGE on the tenant's schemas and SELECT on their tables; every
         publish grants the same on what it creates (the swap replaces whole schemas)."""
+        from psycopg2.extensions import encrypt_password
+
         role = quote_ident(self.reader_role)
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader_role,))
             verb = "ALTER" if cursor.fetchone() else "CREATE"
-            # NOINHERIT: privileges granted to PUBLIC or to other roles later do not widen it.
-            cursor.execute(f"{verb} ROLE {role} LOGIN NOINHERIT PASSWORD %s", (password,))
+            # Hashed here, in the server's own scheme (SCRAM-SHA-256 by default): the statement,
+            # which the server may log, never carries the password itself.
+            hashed = encrypt_password(password, self.reader_role, connection)
+            # NOINHERIT: were it ever made a member of another role, it would not use that role's
+            # privileges. It does not shield it from grants to PUBLIC, hence the revoke below.
+            cursor.execute(f"{verb} ROLE {role} LOGIN NOINHERIT PASSWORD %s", (hashed,))
+            if connection.server_version < 150000:
+                # PostgreSQL 15 stopped letting every role create tables in schema public; older
+                # servers still do, so a tenant's login could write there. Revoked for all, as 15 does.
+                cursor.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             cursor.execute(
                 "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ANY(%s)",
                 ([self.schema(layer) for layer in self._reader_layers()],),
