@@ -17,6 +17,7 @@ Environment variables (all optional):
     RETAIL_INTEL_DAGSTER_STORAGE  ``sqlite`` (default) or ``postgres``: where Dagster keeps runs,
                             event logs and the tenant partitions (PostgreSQL: the PG* database)
     RETAIL_INTEL_MAX_CONCURRENT_RUNS  tenants' runs the Dagster instance runs at once; default half the cores
+    RETAIL_INTEL_MONITORING  monitoring thresholds file; default the tenant's monitoring.yml, else the shipped one
 """
 
 from __future__ import annotations
@@ -201,6 +202,15 @@ class Settings:
             return Path(self.env["RETAIL_INTEL_RULES"]).resolve()
         own = self.tenant_dir / "business_rules.yml"
         return own if own.exists() else _PACKAGE_DIR / "business_rules.yml"
+
+    @property
+    def monitoring_config_path(self) -> Path:
+        """Monitoring thresholds: RETAIL_INTEL_MONITORING, else the tenant's own ``monitoring.yml``,
+        else the defaults shipped with the package (retail_intel/monitoring_config.py)."""
+        if self.env.get("RETAIL_INTEL_MONITORING"):
+            return Path(self.env["RETAIL_INTEL_MONITORING"]).resolve()
+        own = self.tenant_dir / "monitoring.yml"
+        return own if own.exists() else _PACKAGE_DIR / "monitoring.yml"
 
     @property
     def engine_switch_path(self) -> Path:

@@ -1,0 +1,48 @@
+"""Monitoring thresholds: the seed requirements by default, any of them overridden per tenant,
+a misspelt or nonsensical one refused with the file and the key named."""
+
+import pytest
+
+from retail_intel.monitoring_config import PACKAGED, MonitoringConfigError, load_thresholds, thresholds_for
+from tests.support import make_settings
+
+
+def test_the_defaults_are_the_seed_requirements():
+    defaults = load_thresholds(PACKAGED)
+    assert (defaults["forecast"]["mape_target"], defaults["forecast"]["mape_alert"]) == (0.20, 0.25)
+    assert (defaults["segments"]["stability_target"], defaults["segments"]["stability_alert"]) == (0.80, 0.70)
+    assert (defaults["freshness"]["raw_target_hours"], defaults["freshness"]["raw_alert_hours"]) == (24, 48)
+    assert defaults["data_quality"] == {
+        "missing_share_alert": 0.01,
+        "price_outlier_share_alert": 0.001,
+        "duplicate_order_ids_alert": 0,
+    }
+    assert (defaults["drift"]["wasserstein_std"], defaults["drift"]["share_of_features"]) == (0.1, 0.5)
+
+
+def test_a_tenants_file_overrides_only_what_it_names(tmp_path):
+    acme = make_settings(tmp_path, tenant_id="acme")
+    acme.tenant_dir.mkdir(parents=True)
+    (acme.tenant_dir / "monitoring.yml").write_text("forecast:\n  mape_alert: 0.3\n")
+    own = thresholds_for(acme)
+    assert own["forecast"] == {"mape_target": 0.20, "mape_alert": 0.3, "wape_alert": 0.25}
+    assert thresholds_for(make_settings(tmp_path, tenant_id="globex"))["forecast"]["mape_alert"] == 0.25
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("forecast:\n  mape_alrt: 0.3\n", "unknown key forecast.mape_alrt"),
+        ("forcast:\n  mape_alert: 0.3\n", "unknown section 'forcast'"),
+        ("forecast:\n  mape_alert: -1\n", "forecast.mape_alert must be a non-negative number"),
+        ("forecast:\n  mape_alert: high\n", "forecast.mape_alert must be a non-negative number"),
+        ("forecast: 3\n", "section 'forecast' must be a mapping"),
+        ("forecast: [\n", "cannot be read as YAML"),
+    ],
+)
+def test_a_bad_file_is_refused_with_its_key(tmp_path, text, message):
+    path = tmp_path / "monitoring.yml"
+    path.write_text(text)
+    with pytest.raises(MonitoringConfigError, match=message) as refused:
+        load_thresholds(path)
+    assert str(path) in str(refused.value)
