@@ -46,3 +46,14 @@ def test_a_bad_file_is_refused_with_its_key(tmp_path, text, message):
     with pytest.raises(MonitoringConfigError, match=message) as refused:
         load_thresholds(path)
     assert str(path) in str(refused.value)
+
+
+def test_the_drift_defaults_are_the_drift_functions_own():
+    """The drift functions (ml/, which reads no platform file) and the tenant's file start equal;
+    the pipeline passes the file's values to them."""
+    from dataclasses import asdict
+
+    from ml.monitoring.drift import DriftThresholds
+
+    assert load_thresholds(PACKAGED)["drift"] == {key: float(value) for key, value in asdict(DriftThresholds()).items()}
+    assert DriftThresholds(**load_thresholds(PACKAGED)["drift"]) == DriftThresholds()
