@@ -17,7 +17,7 @@ everything = dg.define_asset_job("refresh_everything", selection=dg.AssetSelecti
 # changing a dbt model, and what the warehouse tests and the pipeline benchmark run.
 warehouse = dg.define_asset_job(
     "build_warehouse",
-    selection=dg.AssetSelection.groups("raw").downstream() - dg.AssetSelection.groups("ml", "serving"),
+    selection=dg.AssetSelection.groups("raw").downstream() - dg.AssetSelection.groups("ml", "serving", "monitoring"),
 )
 
 _UNREGISTERED = (

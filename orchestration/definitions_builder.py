@@ -10,6 +10,7 @@ from orchestration.assets.ml.customer_segments import customer_segments
 from orchestration.assets.ml.model_metrics import model_metrics
 from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
+from orchestration.assets.monitoring.data_drift import data_drift
 from orchestration.assets.raw import raw_olist_files
 from orchestration.assets.serving import customer_recommendations
 from orchestration.automation import everything, new_raw_files, nightly_refresh, tenant_partitions, warehouse
@@ -28,6 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         recommendations,
         model_metrics,
         customer_recommendations,
+        data_drift,
     ]
     return dg.Definitions(
         assets=assets,

@@ -157,3 +157,51 @@ def _psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
     ref = np.maximum(reference_shares, _SHARE_FLOOR)
     cur = np.maximum(current_shares, _SHARE_FLOOR)
     return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+# Per-order features the drift check compares; order-level columns of the orders mart.
+ORDER_NUMERIC = ("order_value", "basket_size", "average_item_price")
+ORDER_CATEGORICAL = ("customer_state", "main_payment_type")
+
+
+@dataclass(frozen=True)
+class Windows:
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    reference_start: pd.Timestamp
+    current_start: pd.Timestamp
+    as_of: pd.Timestamp
+
+
+def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_days: int = 180) -> Windows:
+    """The last ``current_days`` of revenue orders against the ``reference_days`` before them
+    (what the models in service were trained on), each order with its features: value, basket
+    size (items), average item price, the customer's state and the main payment type."""
+    needed = {"purchased_at", "is_revenue", "order_value", "items_count", "items_value", *ORDER_CATEGORICAL}
+    missing = sorted(needed - set(orders.columns))
+    if missing:
+        raise ValueError(f"drift: the orders lack the columns {missing}")
+    sold = orders.loc[orders["is_revenue"].astype(bool) & orders["items_count"].gt(0)]
+    if sold.empty:
+        raise ValueError("drift: no revenue orders to compare")
+    features = pd.DataFrame(
+        {
+            "purchased_at": pd.to_datetime(sold["purchased_at"]),
+            "order_value": sold["order_value"].astype(float),
+            "basket_size": sold["items_count"].astype(float),
+            "average_item_price": sold["items_value"].astype(float) / sold["items_count"].astype(float),
+            "customer_state": sold["customer_state"],
+            "main_payment_type": sold["main_payment_type"],
+        }
+    )
+    as_of = features["purchased_at"].max().normalize() + pd.Timedelta(days=1)
+    current_start = as_of - pd.Timedelta(days=current_days)
+    reference_start = current_start - pd.Timedelta(days=reference_days)
+    when = features["purchased_at"]
+    return Windows(
+        reference=features.loc[(when >= reference_start) & (when < current_start)],
+        current=features.loc[when >= current_start],
+        reference_start=reference_start,
+        current_start=current_start,
+        as_of=as_of,
+    )

@@ -247,7 +247,7 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _reader_layers() -> tuple[str, ...]:
-        return (*LAYERS, "ml", "serving", "events", "ops")
+        return (*LAYERS, "ml", "serving", "events", "ops", "monitoring")
 
     def _grant_reader(self, cursor, schemas: Sequence[str]) -> None:
         """Inside a publish's transaction: the tenant's reader (if it has one) reads what it publishes."""

@@ -31,7 +31,7 @@ def test_groups_mirror_the_layers(definitions):
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add("/".join(key.path))
-    assert set(groups) == {"raw", "staging", "intermediate", "marts", "ml", "serving"}
+    assert set(groups) == {"raw", "staging", "intermediate", "marts", "ml", "serving", "monitoring"}
     assert groups["raw"] == {f"raw/{f.table_name}" for f in RAW_FILES}
     assert {"marts/daily_revenue", "marts/customer_rfm", "marts/user_item_interactions"} <= groups["marts"]
     assert {"ml/revenue_forecast", "ml/customer_segments", "ml/recommendations"} <= groups["ml"]
