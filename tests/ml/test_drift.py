@@ -96,3 +96,26 @@ def test_bad_input_names_the_feature_and_the_window():
         numeric_drift("price", normal(1, 100), pd.Series([np.nan, np.nan]))
     with pytest.raises(ValueError, match=r"columns \['gone'\] are missing"):
         dataset_drift(pd.DataFrame({"a": [1.0]}), pd.DataFrame({"a": [1.0]}), numeric=["a", "gone"])
+
+
+def test_order_windows_split_the_last_days_from_the_ones_before():
+    from ml.monitoring.drift import order_windows
+
+    days = pd.date_range("2018-01-01", periods=100, freq="D")
+    orders = pd.DataFrame(
+        {
+            "purchased_at": days,
+            "is_revenue": [True] * 99 + [False],
+            "items_count": 2,
+            "items_value": 50.0,
+            "order_value": 60.0,
+            "customer_state": "SP",
+            "main_payment_type": "boleto",
+        }
+    )
+    windows = order_windows(orders, current_days=10, reference_days=30)
+    assert windows.as_of == pd.Timestamp("2018-04-09") + pd.Timedelta(days=1)  # after the last revenue order (04-09)
+    assert len(windows.current) == 10 and len(windows.reference) == 30
+    assert windows.current["average_item_price"].eq(25.0).all()
+    with pytest.raises(ValueError, match=r"lack the columns \['main_payment_type'\]"):
+        order_windows(orders.drop(columns="main_payment_type"))
