@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.alerting import alert_on_run
 from orchestration.partitions import ensure_partition
 from retail_intel.settings import Settings
 from retail_intel.tenant_status import publish_tenant_status
@@ -41,6 +42,8 @@ class GraphRunReport:
     champions: dict[str, str] = field(default_factory=dict)
     # Each model's figure on this run's evaluation beside its best simple baseline's (metadata.headline).
     headlines: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Every check evaluated, by "asset:check": whether it passed and its numeric metadata (for alerts).
+    checks: dict[str, tuple[bool, dict[str, float]]] = field(default_factory=dict)
 
 
 DAGSTER_YAML_MARKER = "# Written by retail-intel; rewritten on every run while this line is here."
@@ -162,7 +165,21 @@ def run_graph(
     )
     if TenantRegistry.of(settings).get(settings.tenant_id) is not None:
         _refresh_operator_view(settings, log)
+    _send_alerts(settings, report, result.run_id, log)
     return report
+
+
+def _send_alerts(settings: Settings, report: GraphRunReport, run_id: str, log: Log) -> None:
+    """Like the operator's table: an alert that cannot be sent is reported, and the run keeps its outcome."""
+    try:
+        delivery = alert_on_run(settings, report, run_id)
+    except Exception as error:  # noqa: BLE001 - reported; the run's outcome is not the alert's
+        log(f"warning: alerts were not sent: {error}")
+        return
+    for alert in delivery.sent:
+        log(f"  alert sent: {alert.subject}")
+    for error in delivery.errors:
+        log(f"warning: an alert sink failed: {error}")
 
 
 def _refresh_operator_view(settings: Settings, log: Log) -> None:
@@ -223,6 +240,12 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             label = f"{'/'.join(evaluation.asset_key.path)}:{evaluation.check_name}"
+            figures = {
+                key: float(value.value)
+                for key, value in evaluation.metadata.items()
+                if isinstance(value.value, int | float) and not isinstance(value.value, bool)
+            }
+            report.checks[label] = (evaluation.passed, figures)
             if evaluation.passed:
                 report.passed_checks += 1
             elif evaluation.severity == dg.AssetCheckSeverity.ERROR:

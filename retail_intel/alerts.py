@@ -51,7 +51,9 @@ class Alert:
     def subject(self) -> str:
         outcome = self.outcome
         verb = "breached" if self.state == BREACH else "cleared"
-        figure = "" if outcome.figure is None else f": {outcome.figure:.4g} against {outcome.threshold:.4g}"
+        figure = "" if outcome.figure is None else f": {outcome.figure:.4g}"
+        if outcome.figure is not None and outcome.threshold is not None:
+            figure += f" against {outcome.threshold:.4g}"
         return f"[retail-intel] {outcome.tenant_id}: {outcome.check} {verb}{figure}"
 
     def body(self) -> dict[str, object]:
@@ -151,11 +153,16 @@ class AlertLedger:
             yield connection
 
     def is_open(self, tenant_id: str, check: str) -> bool:
+        return (tenant_id, check) in self.open_breaches([tenant_id])
+
+    def open_breaches(self, tenant_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """The open (tenant, check) pairs of these tenants, in one query: a run evaluates hundreds of checks."""
+        placeholders = ", ".join("?" * len(tenant_ids))
         with self._connection() as connection:
-            found = connection.execute(
-                "SELECT 1 FROM open_breaches WHERE tenant_id = ? AND check_name = ?", (tenant_id, check)
-            ).fetchone()
-        return found is not None
+            rows = connection.execute(
+                f"SELECT tenant_id, check_name FROM open_breaches WHERE tenant_id IN ({placeholders})", list(tenant_ids)
+            ).fetchall()
+        return {(tenant, check) for tenant, check in rows}
 
     def open(self, outcome: CheckOutcome, at: str) -> None:
         with self._connection() as connection:
@@ -172,8 +179,9 @@ class AlertLedger:
 def notify(outcomes: Sequence[CheckOutcome], sinks: Sequence[AlertSink], ledger: AlertLedger) -> Delivery:
     """Send what is news: a check that starts failing, and one that passes again."""
     delivery = Delivery([], [])
+    open_now = ledger.open_breaches(sorted({outcome.tenant_id for outcome in outcomes})) if outcomes else set()
     for outcome in outcomes:
-        was_open = ledger.is_open(outcome.tenant_id, outcome.check)
+        was_open = (outcome.tenant_id, outcome.check) in open_now
         if outcome.passed == (not was_open):
             continue  # passing and closed, or still failing and already sent
         alert = Alert(CLEARED if outcome.passed else BREACH, outcome)

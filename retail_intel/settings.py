@@ -18,6 +18,8 @@ Environment variables (all optional):
                             event logs and the tenant partitions (PostgreSQL: the PG* database)
     RETAIL_INTEL_MAX_CONCURRENT_RUNS  tenants' runs the Dagster instance runs at once; default half the cores
     RETAIL_INTEL_MONITORING  monitoring thresholds file; default the tenant's monitoring.yml, else the shipped one
+    RETAIL_INTEL_ALERT_WEBHOOK    URL that alerts are POSTed to as JSON (besides the tenant's alerts.jsonl)
+    RETAIL_INTEL_ALERT_SMTP_HOST, _SMTP_PORT, _SMTP_USER, _SMTP_PASSWORD, _FROM, _TO   alerts by e-mail
 """
 
 from __future__ import annotations
@@ -202,6 +204,16 @@ class Settings:
             return Path(self.env["RETAIL_INTEL_RULES"]).resolve()
         own = self.tenant_dir / "business_rules.yml"
         return own if own.exists() else _PACKAGE_DIR / "business_rules.yml"
+
+    @property
+    def alerts_path(self) -> Path:
+        """Every alert sent for the tenant, one JSON line each (the file sink, always on)."""
+        return self.tenant_dir / "alerts.jsonl"
+
+    @property
+    def alert_ledger_path(self) -> Path:
+        """The open breaches of every tenant: the platform's, like the registry."""
+        return self.home / "platform" / "alerts.sqlite"
 
     @property
     def monitoring_config_path(self) -> Path:
