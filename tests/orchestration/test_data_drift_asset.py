@@ -2,6 +2,8 @@
 check (a warning, with the report linked) and is appended to monitoring.drift; an unchanged
 one does not; too short a history measures nothing and says why."""
 
+import os
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -71,3 +73,23 @@ def test_too_short_a_history_measures_nothing_and_says_so(tmp_path):
     metadata, check = run(settings)
     assert check.passed and "too few orders to compare" in metadata["skipped_reason"]
     assert not warehouse_for(settings).exists(*DRIFT_TABLE)
+
+
+def test_monitor_prints_the_latest_drift_and_the_open_alerts(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from apps.cli import main
+    from retail_intel.alerts import AlertLedger, CheckOutcome
+
+    for key in [key for key in os.environ if key.startswith("RETAIL_INTEL_")]:
+        monkeypatch.delenv(key)
+    settings = make_settings(tmp_path / "home")
+    before = CliRunner().invoke(main, ["--home", str(settings.home), "monitor"])
+    assert before.exit_code == 0 and "not measured yet" in before.output and "open alerts    none" in before.output
+
+    warehouse_for(settings).write("marts", "orders", orders(240, shifted_days=30))
+    run(settings)
+    AlertLedger(settings.alert_ledger_path).open(CheckOutcome("default", "monitoring/drift:data_drift", False), "now")
+    shown = CliRunner().invoke(main, ["--home", str(settings.home), "monitor"]).output
+    assert "data drift     DRIFTED" in shown and "open alerts    1" in shown and "monitoring/drift:data_drift" in shown
+    assert any(line.split()[:2] == ["order_value", "drifted"] for line in shown.splitlines()), shown
