@@ -170,7 +170,10 @@ class TenantRegistry:
         by: str,
         display_name: str | None = None,
         warehouse: Path | None = None,
+        own_raw_dir: bool = False,
     ) -> Tenant:
+        """Register a tenant. ``own_raw_dir`` (what `tenants add` asks): refuse a raw folder that
+        another active tenant has registered, or one inside another tenant's folder."""
         validate_tenant_id(tenant_id)
         if tenant_id == PLATFORM_TENANT:
             raise TenantError(f"tenant id {PLATFORM_TENANT!r} is reserved for the operator's own tables")
@@ -183,6 +186,8 @@ class TenantRegistry:
         with self._connection() as connection:
             if connection.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone():
                 raise TenantError(exists)
+            if own_raw_dir and raw_dir is not None:
+                self._refuse_anothers_raw_dir(connection, tenant_id, raw_dir.resolve())
             try:
                 connection.execute(
                     "INSERT INTO tenants (tenant_id, display_name, raw_dir, warehouse, status, created_at, created_by,"
@@ -206,7 +211,7 @@ class TenantRegistry:
 
     def _refuse_anothers_warehouse(self, tenant_id: str, warehouse: Path) -> None:
         """A warehouse file is one tenant's: not another's registered file, nor one in its folder."""
-        tenants_dir = self.path.parent.parent / "tenants"  # <home>/platform/tenants.sqlite -> <home>/tenants
+        tenants_dir = self._tenants_dir()
         for other in self.list(include_archived=True):
             if other.tenant_id == tenant_id:
                 continue
@@ -214,9 +219,32 @@ class TenantRegistry:
                 raise TenantError(
                     f"{warehouse} is the warehouse of tenant {other.tenant_id!r}: give {tenant_id!r} its own"
                 )
-        if tenants_dir in warehouse.parents and warehouse.relative_to(tenants_dir).parts[0] != tenant_id:
-            owner = warehouse.relative_to(tenants_dir).parts[0]
-            raise TenantError(f"{warehouse} lies in tenant {owner!r}'s folder: give {tenant_id!r} a file of its own")
+        owner = self._folder_owner(warehouse)
+        if owner not in (None, tenant_id):
+            raise TenantError(f"{warehouse} lies in the folder of tenant {owner!r}: give {tenant_id!r} its own")
+
+    def _refuse_anothers_raw_dir(self, connection: sqlite3.Connection, tenant_id: str, raw_dir: Path) -> None:
+        """A raw folder is one active tenant's: automation would build both tenants from one
+        client's files. Nor may it lie in another tenant's folder, which its purge deletes."""
+        other = connection.execute(
+            "SELECT tenant_id FROM tenants WHERE raw_dir = ? AND status = ? AND tenant_id != ? ORDER BY tenant_id",
+            (str(raw_dir), ACTIVE, tenant_id),
+        ).fetchone()
+        if other is not None:
+            raise TenantError(
+                f"{raw_dir} is the raw folder of tenant {other['tenant_id']!r}: give {tenant_id!r} a folder of its own"
+            )
+        owner = self._folder_owner(raw_dir)
+        if owner not in (None, tenant_id):
+            raise TenantError(f"{raw_dir} lies in the folder of tenant {owner!r}: give {tenant_id!r} its own")
+
+    def _tenants_dir(self) -> Path:
+        return (self.path.parent.parent / "tenants").resolve()  # <home>/platform/tenants.sqlite -> <home>/tenants
+
+    def _folder_owner(self, path: Path) -> str | None:
+        """The tenant whose folder (<home>/tenants/<id>/) holds ``path``, registered or not."""
+        tenants_dir = self._tenants_dir()
+        return path.relative_to(tenants_dir).parts[0] if tenants_dir in path.parents else None
 
     def set_raw_dir(self, tenant_id: str, raw_dir: Path, *, by: str) -> Tenant:
         before = self.require(tenant_id)
@@ -299,9 +327,10 @@ class TenantRegistry:
         if not self.path.exists():
             return {}
         with self._connection() as connection:
+            # The last recorded (finished_at has one-second ties), found in one pass: a correlated
+            # subquery per row grew with the square of the runs recorded.
             rows = connection.execute(
-                "SELECT * FROM tenant_runs r WHERE rowid = "
-                "(SELECT max(rowid) FROM tenant_runs WHERE tenant_id = r.tenant_id)"
+                "SELECT * FROM tenant_runs WHERE rowid IN (SELECT max(rowid) FROM tenant_runs GROUP BY tenant_id)"
             ).fetchall()
         return {
             row["tenant_id"]: {
@@ -351,18 +380,13 @@ class TenantRegistry:
             _audit(connection, tenant_id, by, "key revoked", key_id)
 
     def has_live_keys(self) -> bool:
-        """Whether any active tenant has an unrevoked API key."""
+        """Whether any tenant, archived ones included, has an unrevoked API key. An archived
+        tenant's keys are refused but not revoked (they work again if it is made active), so
+        archiving the tenant that held the keys must not turn keys off for the one left."""
         if not self.path.exists():
             return False
         with self._connection() as connection:
-            return (
-                connection.execute(
-                    "SELECT 1 FROM api_keys k JOIN tenants t USING (tenant_id)"
-                    " WHERE k.revoked_at IS NULL AND t.status = ? LIMIT 1",
-                    (ACTIVE,),
-                ).fetchone()
-                is not None
-            )
+            return connection.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone() is not None
 
     def tenant_for_key(self, key: str) -> str | None:
         """The active tenant whose unrevoked key this is; None for anything else, malformed included."""

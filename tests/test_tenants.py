@@ -349,3 +349,78 @@ def test_all_tenants_never_reports_an_earlier_runs_failure_as_this_ones(home, tm
     assert "last week's" not in _detail(registry, tenant, 137, log, before)
     registry.record_run("acme", "r2", status="failed", failed_checks=0, first_failure="raw: today's", champions={})
     assert _detail(registry, tenant, 2, log, before).startswith("raw: today's")
+
+
+def test_a_raw_folder_belongs_to_one_active_tenant(home, tmp_path):
+    shared = tmp_path / "acme-raw"
+    assert cli(home, "tenants", "add", "acme", "--raw-dir", str(shared)).exit_code == 0
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    for spelling in (shared, tmp_path / "elsewhere" / ".." / "acme-raw"):  # the same folder, however written
+        refused = cli(home, "tenants", "add", "globex", "--raw-dir", str(spelling))
+        assert refused.exit_code == 2 and f"{shared} is the raw folder of tenant 'acme'" in refused.output
+    inside = cli(home, "tenants", "add", "globex", "--raw-dir", str(home / "tenants" / "acme" / "raw"))
+    assert inside.exit_code == 2 and "lies in the folder of tenant 'acme'" in inside.output  # acme's purge deletes it
+    assert registry.get("globex") is None and [c["action"] for c in registry.changes("globex")] == []
+    again = cli(home, "tenants", "add", "acme", "--raw-dir", str(shared))
+    assert again.exit_code == 2 and "exists already" in again.output  # its own id's message first
+
+    registry.set_status("acme", "archived", by="t")  # automation no longer reads it for acme
+    assert cli(home, "tenants", "add", "globex", "--raw-dir", str(shared)).exit_code == 0
+    assert registry.require("globex").raw_dir == shared
+
+
+def test_archiving_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_path):
+    from apps.api.tenancy import default_multi_tenant
+
+    settings = Settings.from_env(clean_env()).with_(home=home)
+    registry = TenantRegistry.of(settings)
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    key = registry.create_key("acme", by="t")
+    assert cli(home, "tenants", "remove", "acme").exit_code == 0  # archived: one active tenant left, without keys
+    assert registry.tenant_for_key(key) is None  # acme's key is refused ...
+    assert registry.has_live_keys() and default_multi_tenant(settings)  # ... and keys are still required
+    (listed,) = registry.keys("acme")
+    registry.revoke_key("acme", listed["key_id"], by="t")
+    assert not registry.has_live_keys() and not default_multi_tenant(settings)
+
+
+def test_two_adds_of_one_id_at_once_give_the_second_a_tenant_error(home, tmp_path, monkeypatch):
+    """Another process registers the id between this add's check and its insert."""
+    import sqlite3
+
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("globex", raw_dir=tmp_path / "globex", by="t")
+    connect, raced = sqlite3.connect, []
+
+    class Racing(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql.startswith("INSERT INTO tenants") and not raced:
+                raced.append(sql)
+                TenantRegistry(registry.path).add("acme", raw_dir=tmp_path / "first", by="first")
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, factory=Racing, **kwargs))
+    with pytest.raises(TenantError, match="'acme' exists already"):
+        registry.add("acme", raw_dir=tmp_path / "second", by="second")
+    assert raced
+    acme = registry.require("acme")
+    assert (acme.created_by, acme.raw_dir) == ("first", tmp_path / "first")
+    assert [c["changed_by"] for c in registry.changes("acme")] == ["first"]  # the loser's audit row rolled back
+
+
+def test_each_tenants_last_run_is_the_last_recorded_even_within_one_second(home, tmp_path, monkeypatch):
+    import retail_intel.tenants
+
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    monkeypatch.setattr(retail_intel.tenants, "_now", lambda: "2026-01-01T00:00:00+00:00")
+    for run_id in ("a1", "g1", "a2", "a3", "g2"):
+        tenant = "acme" if run_id.startswith("a") else "globex"
+        registry.record_run(tenant, run_id, status="success", failed_checks=0, first_failure=None, champions={})
+    for _ in range(3):  # the same answer every time
+        assert {tenant: run["run_id"] for tenant, run in registry.last_runs().items()} == {"acme": "a3", "globex": "g2"}
+    registry.delete("globex", by="t")
+    registry.record_run("acme", "a4", status="failed", failed_checks=1, first_failure="x", champions={})
+    assert {tenant: run["run_id"] for tenant, run in registry.last_runs().items()} == {"acme": "a4"}

@@ -56,7 +56,7 @@ def tenants_add(settings: Settings, tenant_id: str, raw_dir: Path, name: str | N
 
     try:
         tenant = _registry(settings).add(
-            tenant_id, raw_dir=raw_dir, display_name=name, warehouse=warehouse, by=_user(by)
+            tenant_id, raw_dir=raw_dir, display_name=name, warehouse=warehouse, by=_user(by), own_raw_dir=True
         )
     except (TenantError, ValueError) as error:
         fail(str(error), 2)
