@@ -48,3 +48,38 @@ def test_the_table_is_written_by_the_champion_and_a_worse_challenger_does_not_re
     assert run.data.metrics["segment_stability"] == 1.0
     assert run.data.params["k"] == "6"
     assert run.data.tags["lineage.as_of_date"] == "2018-09-01"
+
+
+def stability_check(settings: Settings):
+    from orchestration.assets.ml.customer_segments import customer_segments
+    from orchestration.resources import WarehouseResource
+    from tests.support import materialize
+
+    result = materialize(
+        settings, [customer_segments], resources={"warehouse": WarehouseResource.from_settings(settings)}
+    )
+    (check,) = result.get_asset_check_evaluations()
+    return check
+
+
+def test_segments_that_churn_past_the_tenants_alert_level_warn(settings):
+    from retail_intel.warehouse import warehouse_for
+
+    publish_customer_rfm(settings)
+    first = stability_check(settings)
+    assert first.passed and "first run" in first.metadata["note"].value
+    assert stability_check(settings).metadata["value"].value == 1.0
+
+    warehouse = warehouse_for(settings)
+    rfm = warehouse.read("marts", "customer_rfm")
+    rotated = {5: 1, 3: 5, 1: 3}  # every group's recency score moves: most customers change segment
+    warehouse.write("marts", "customer_rfm", rfm.assign(r_score=rfm["r_score"].map(rotated)))
+    churned = stability_check(settings)
+    assert not churned.passed and churned.metadata["value"].value < 0.7
+    assert churned.metadata["threshold"].value == 0.7
+
+    # A tenant that expects churn sets its own alert level: the same churn again passes.
+    settings.tenant_dir.joinpath("monitoring.yml").write_text("segments:\n  stability_alert: 0.0\n")
+    warehouse.write("marts", "customer_rfm", rfm)
+    again = stability_check(settings)
+    assert again.passed and again.metadata["value"].value < 0.7 and again.metadata["threshold"].value == 0.0

@@ -7,6 +7,7 @@ from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
+from retail_intel.monitoring_config import thresholds_for
 
 
 class SegmentsConfig(dg.Config):
@@ -22,6 +23,7 @@ class SegmentsConfig(dg.Config):
         dg.AssetSpec(["ml", "customer_segments"], group_name="ml", deps=[["marts", "customer_rfm"]], kinds={"python"}),
         dg.AssetSpec(["ml", "segment_summary"], group_name="ml", deps=[["ml", "customer_segments"]], kinds={"python"}),
     ],
+    check_specs=[dg.AssetCheckSpec("segment_stability", asset=["ml", "customer_segments"])],
     **PARTITIONED,
 )
 def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig, warehouse: WarehouseResource):
@@ -96,4 +98,21 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
             "dagster/row_count": rows[("ml", "segment_summary")],
             "summary": frame_preview(summary),
         },
+    )
+    yield _stability_check(stability, thresholds_for(settings)["segments"])
+
+
+def _stability_check(stability: float | None, limits: dict[str, float]) -> dg.AssetCheckResult:
+    """Warns when fewer customers than the tenant's alert level kept their segment since the
+    previous run (segments that churn that fast cannot carry a campaign); the first run passes."""
+    metadata = {"threshold": limits["stability_alert"], "target": limits["stability_target"]}
+    if stability is None:
+        return dg.AssetCheckResult(
+            check_name="segment_stability", passed=True, metadata={**metadata, "note": "first run: nothing to compare"}
+        )
+    return dg.AssetCheckResult(
+        check_name="segment_stability",
+        passed=stability >= limits["stability_alert"],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={**metadata, "value": stability, "meets_target": stability >= limits["stability_target"]},
     )
