@@ -424,3 +424,11 @@ def test_each_tenants_last_run_is_the_last_recorded_even_within_one_second(home,
     registry.delete("globex", by="t")
     registry.record_run("acme", "a4", status="failed", failed_checks=1, first_failure="x", champions={})
     assert {tenant: run["run_id"] for tenant, run in registry.last_runs().items()} == {"acme": "a4"}
+
+
+def test_a_run_with_another_tenants_warehouse_is_a_usage_error(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("acme", raw_dir=tmp_path / "acme", warehouse=tmp_path / "acme.duckdb", by="t")
+    result = cli(home, "--tenant", "globex", "run", "--warehouse", str(tmp_path / "acme.duckdb"))
+    assert result.exit_code == 2 and "is the warehouse of tenant 'acme'" in result.output
+    assert registry.get("globex") is None

@@ -86,7 +86,12 @@ def run(
     if raw_dir:
         settings = settings.with_(raw_dir_override=raw_dir)
     if run_id is None:
-        _register_raw_folder(settings, given=raw_dir is not None, yes=yes)
+        from retail_intel.tenants import TenantError
+
+        try:
+            _register_raw_folder(settings, given=raw_dir is not None, yes=yes)
+        except TenantError as error:  # e.g. --warehouse names another tenant's file
+            fail(str(error), 2)
         _supervise_run(settings, as_of_date, horizon, top_k, include_bought)
     from orchestration.runner import run_graph
     from retail_intel.warehouse import WarehouseBusyError, warehouse_for
