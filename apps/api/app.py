@@ -25,6 +25,7 @@ from apps.api.metrics import Metrics
 from apps.api.middleware import BodyLimit, Observe
 from apps.api.routes import events, forecast, health, recommendations, segments
 from apps.api.tenancy import RateLimit, Tenancy, default_multi_tenant
+from apps.rules import RulesError
 from retail_intel.events import EVENT_TYPES
 from retail_intel.settings import Settings
 
@@ -44,6 +45,13 @@ async def invalid_request(_: Request, error: RequestValidationError) -> JSONResp
     """FastAPI's 422, except that the echoed input may hold 1e309 (read as infinity), which its
     own handler cannot serialise: it answered 500 to ``{"k": 1e309}``."""
     return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(error.errors()))})
+
+
+async def rules_unavailable(_: Request, error: RulesError) -> JSONResponse:
+    """A tenant's business rules file that does not load, when its service is built or after an
+    edit, is that tenant's configuration and not a fault of the service: 503 with the file and
+    the key at fault rather than a 500; the other tenants' services hold their own rules."""
+    return JSONResponse(status_code=503, content={"detail": f"the tenant's business rules do not load: {error}"})
 
 
 @asynccontextmanager
@@ -79,6 +87,7 @@ def create_app(
     )
     app.state.tenancy = tenancy
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RulesError, rules_unavailable)
     app.add_middleware(BodyLimit)
     app.add_middleware(Observe, metrics=metrics)
     for resource in (recommendations, segments, forecast, events, health):

@@ -12,8 +12,11 @@ default only when the registry holds at most one active tenant.
 Keys already resolved are answered from memory while the registry file is unchanged, and for
 at most ``KEY_CACHE_SECONDS``; a revoked key or an archived tenant is refused from the first
 request after the registry changed, and an archived or purged tenant's service is dropped.
+A tenant whose business rules file does not load is answered 503 with the reason (app.py's
+handler of ``RulesError``); single-tenant, it stops the start.
 ``/metrics`` needs no key, so it names tenants by ``tenant_label`` (a hash prefix of the id),
-never by id: anyone could otherwise list the platform's clients.
+never by id: anyone could otherwise list the platform's clients. The hash is not keyed, so it
+hides the list but confirms an id someone guesses and hashes.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.service import Service
 from apps.api.snapshot import Snapshots
-from apps.rules import RulesError
 from orchestration.lineage import registry_for
 from retail_intel.events import EventStore
 from retail_intel.settings import Settings
@@ -144,11 +146,8 @@ class Tenancy:
         with building:
             service = self._services.get(tenant_id)
             if service is None:
-                try:
-                    service = self._build(tenant_id)
-                except RulesError as error:
-                    # This tenant's own configuration: its requests get the reason, the others go on.
-                    raise HTTPException(503, f"tenant {tenant_id!r} cannot be served: {error}") from None
+                # A RulesError leaves nothing kept: the tenant's next request tries again, the others go on.
+                service = self._build(tenant_id)
                 with self._lock:
                     self._services[tenant_id] = service
         return service
@@ -205,7 +204,7 @@ class Tenancy:
         """Services of tenants archived or purged since: stopped, so nothing of them stays served."""
         active = {tenant.tenant_id for tenant in self.registry.list()}
         with self._lock:
-            gone = [tenant for tenant in self._services if tenant not in active and tenant != self.settings.tenant_id]
+            gone = [tenant for tenant in self._services if tenant not in active]
             services = [self._services.pop(tenant) for tenant in gone]
         for service in services:
             _close(service)

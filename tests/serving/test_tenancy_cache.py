@@ -1,19 +1,25 @@
 """The multi-tenant service's key cache and per-tenant services, without a graph: a key revoked
-while a lookup is under way is refused next time, one tenant's slow start does not hold up
-another's, archived tenants' services are dropped, a tenant's bad rules answer 503."""
+while a lookup is under way is refused next time, a tenant's service is built once and its slow
+start does not hold up another's, archived and purged tenants' services are dropped, a tenant's
+bad rules answer 503, and /metrics does not name tenants by id."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
+from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 
+from apps.api.app import create_app
 from apps.api.metrics import Metrics
-from apps.api.tenancy import Tenancy
-from apps.rules import RulesError
+from apps.api.service import Service
+from apps.api.tenancy import RateLimit, Tenancy
+from retail_intel.switch import OFF, EngineSwitch
 from retail_intel.tenants import TenantRegistry, tenant_label
 from tests.support import make_settings
 
@@ -110,22 +116,99 @@ def test_an_archived_tenants_service_is_dropped_and_its_key_refused(platform):
     assert tenancy._tenant_for_key(keys["globex"]) is None
 
 
-def test_a_tenants_bad_rules_answer_503_with_the_reason(platform, monkeypatch):
+def test_two_first_requests_for_one_tenant_build_it_once(platform, monkeypatch):
     tenancy, _, _, _ = platform
-    built = tenancy._build
+    built, builds = tenancy._build, []
 
-    def bad_rules_for_acme(tenant_id: str):
-        if tenant_id == "acme":
-            raise RulesError("business_rules.yml: max_per_category must be a positive integer")
+    def slow(tenant_id: str):
+        builds.append(tenant_id)
+        time.sleep(0.2)  # long enough for every thread to ask before the first build ends
         return built(tenant_id)
 
-    monkeypatch.setattr(tenancy, "_build", bad_rules_for_acme)
+    monkeypatch.setattr(tenancy, "_build", slow)
+    services = []
+    threads = [threading.Thread(target=lambda: services.append(tenancy.service_for("acme"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert builds == ["acme"] and len(services) == 4 and all(service is services[0] for service in services)
+
+
+def test_a_purged_tenants_service_is_dropped_and_its_key_refused(platform):
+    tenancy, registry, keys, stopped = platform
+    assert tenancy.service_for_request(keys["globex"]).tenant == "globex"
+    later_write()
+    registry.delete("globex", by="test")
     with pytest.raises(HTTPException) as refused:
-        tenancy.service_for("acme")
-    assert refused.value.status_code == 503 and "max_per_category" in refused.value.detail
-    assert tenancy.service_for("globex").tenant == "globex"
+        tenancy.service_for_request(keys["globex"])
+    assert refused.value.status_code == 401
+    assert stopped == ["globex"] and tenancy.loaded() == []
 
 
-def test_metrics_name_tenants_without_their_ids():
-    assert tenant_label("acme") == tenant_label("acme") != tenant_label("globex")
-    assert "acme" not in tenant_label("acme") and len(tenant_label("acme")) == 12
+def test_the_serving_tenant_archived_is_dropped_like_any_other(platform):
+    tenancy, registry, keys, stopped = platform
+    own = tenancy.settings.tenant_id
+    registry.add(own, raw_dir=None, by="test")
+    key = registry.create_key(own, by="test")
+    assert tenancy.service_for_request(key).tenant == own
+    later_write()
+    registry.set_status(own, "archived", by="test")
+    with pytest.raises(HTTPException) as refused:
+        tenancy.service_for_request(key)
+    assert refused.value.status_code == 401 and stopped == [own] and tenancy.loaded() == []
+
+
+def write_rules(path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    stamp = time.time_ns()  # the service reads the file again when its modification time changes
+    os.utime(path, ns=(stamp, stamp))
+
+
+def test_a_tenants_bad_rules_answer_503_with_the_reason_and_the_others_are_served(tmp_path, monkeypatch):
+    settings = make_settings(tmp_path / "home")
+    registry = TenantRegistry.of(settings)
+    keys = {}
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=None, by="test")
+        keys[tenant] = registry.create_key(tenant, by="test")
+        # Off: the service answers "disabled" with its rules' version and needs no snapshot.
+        EngineSwitch(settings.with_(tenant_id=tenant).engine_switch_path).set(OFF, by="test")
+
+    def build(tenancy: Tenancy, tenant_id: str) -> Service:
+        service = Service(settings.with_(tenant_id=tenant_id), SimpleNamespace(stop=lambda: None), tenancy.metrics)
+        service.rules()  # as Tenancy._build does
+        return service
+
+    monkeypatch.setattr(Tenancy, "_build", build)
+    rules = settings.with_(tenant_id="acme").tenant_dir / "business_rules.yml"
+    write_rules(rules, "max_per_category: 0\n")
+    with TestClient(create_app(settings, multi_tenant=True)) as client:
+
+        def ask(tenant: str):
+            return client.get("/v1/customers/c1/recommendations", headers={"X-API-Key": keys[tenant]})
+
+        refused = ask("acme")  # its service cannot be built
+        assert refused.status_code == 503 and "max_per_category" in refused.json()["detail"]
+        assert "Traceback" not in refused.text
+        assert ask("globex").json()["status"] == "disabled"
+        write_rules(rules, "max_per_category: 2\n")
+        assert ask("acme").json()["status"] == "disabled"
+        write_rules(rules, "min_probability: 2\n")  # broken again once its service is built
+        refused = ask("acme")
+        assert refused.status_code == 503 and "min_probability" in refused.json()["detail"]
+        assert ask("globex").status_code == 200
+
+
+def test_metrics_name_tenants_without_their_ids(platform):
+    tenancy, _, keys, _ = platform
+    tenancy.rate_limit = RateLimit(per_second=0.01, burst=1)
+    tenancy.service_for_request(keys["acme"])
+    with pytest.raises(HTTPException) as refused:
+        tenancy.service_for_request(keys["acme"])
+    assert refused.value.status_code == 429
+    exposed = generate_latest(tenancy.metrics.registry).decode()
+    assert f'retail_intel_rate_limited_total{{tenant="{tenant_label("acme")}"}} 1.0' in exposed
+    assert "acme" not in exposed
+    assert tenant_label("acme") != tenant_label("globex") and len(tenant_label("acme")) == 12
