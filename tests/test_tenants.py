@@ -432,3 +432,14 @@ def test_a_run_with_another_tenants_warehouse_is_a_usage_error(home, tmp_path):
     result = cli(home, "--tenant", "globex", "run", "--warehouse", str(tmp_path / "acme.duckdb"))
     assert result.exit_code == 2 and "is the warehouse of tenant 'acme'" in result.output
     assert registry.get("globex") is None
+
+
+def test_serve_stops_with_the_rules_file_at_fault(home, tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the server started with a malformed rules file")
+
+    monkeypatch.setattr("uvicorn.run", never)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("max_per_category: -3\n")
+    result = cli(home, "serve", "--single-tenant", env={"RETAIL_INTEL_RULES": str(rules)})
+    assert result.exit_code == 2 and str(rules) in result.output

@@ -40,12 +40,16 @@ def serve(
     import uvicorn
 
     from apps.api.app import create_app
-    from apps.rules import RulesError
+    from apps.rules import RulesError, load_rules
 
-    try:
-        app = create_app(settings, refresh_seconds=refresh_seconds, multi_tenant=multi_tenant)
-    except RulesError as error:
-        fail(str(error), 2)
+    app = create_app(settings, refresh_seconds=refresh_seconds, multi_tenant=multi_tenant)
+    if not app.state.tenancy.multi_tenant:
+        # Loaded again at start-up, inside uvicorn, where a malformed file ends in a traceback:
+        # checked here first, so the command stops with the file and the key at fault.
+        try:
+            load_rules(settings.rules_path)
+        except RulesError as error:
+            fail(str(error), 2)
     if app.state.tenancy.multi_tenant:
         click.echo(f"Serving every tenant by API key (X-API-Key) on http://{host}:{port} (OpenAPI at /docs)")
     else:
