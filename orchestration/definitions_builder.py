@@ -11,6 +11,7 @@ from orchestration.assets.ml.model_metrics import model_metrics
 from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.monitoring.data_drift import data_drift
+from orchestration.assets.monitoring.model_health import model_health
 from orchestration.assets.raw import raw_olist_files
 from orchestration.assets.serving import customer_recommendations
 from orchestration.automation import everything, new_raw_files, nightly_refresh, tenant_partitions, warehouse
@@ -30,6 +31,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         model_metrics,
         customer_recommendations,
         data_drift,
+        model_health,
     ]
     return dg.Definitions(
         assets=assets,

@@ -93,3 +93,23 @@ def test_monitor_prints_the_latest_drift_and_the_open_alerts(tmp_path, monkeypat
     shown = CliRunner().invoke(main, ["--home", str(settings.home), "monitor"]).output
     assert "data drift     DRIFTED" in shown and "open alerts    1" in shown and "monitoring/drift:data_drift" in shown
     assert any(line.split()[:2] == ["order_value", "drifted"] for line in shown.splitlines()), shown
+
+
+def test_the_health_checks_of_a_run_are_kept_one_row_each(tmp_path):
+    from orchestration.assets.ml.customer_segments import customer_segments
+    from orchestration.assets.monitoring.model_health import HEALTH_TABLE, model_health
+    from tests.support import publish_customer_rfm
+
+    settings = make_settings(tmp_path / "home")
+    publish_customer_rfm(settings)
+    warehouse_for(settings).write("marts", "orders", orders(240, shifted_days=30))
+    resources = {"warehouse": WarehouseResource.from_settings(settings)}
+    for _ in range(2):
+        result = materialize(settings, [customer_segments, data_drift, model_health], resources=resources)
+        assert result.success
+    health = warehouse_for(settings).read(*HEALTH_TABLE)
+    assert len(health) == 4 and health["run_id"].nunique() == 2
+    latest = health.loc[health["run_id"] == result.run_id].set_index("check_name")
+    assert not latest.loc["data_drift", "passed"] and latest.loc["data_drift", "threshold"] == 0.5
+    assert latest.loc["segment_stability", "passed"] and latest.loc["segment_stability", "figure"] == 1.0
+    assert set(health["severity"]) == {"WARN"} and set(health["tenant_id"]) == {"default"}

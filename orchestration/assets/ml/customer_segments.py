@@ -108,7 +108,10 @@ def _stability_check(stability: float | None, limits: dict[str, float]) -> dg.As
     metadata = {"threshold": limits["stability_alert"], "target": limits["stability_target"]}
     if stability is None:
         return dg.AssetCheckResult(
-            check_name="segment_stability", passed=True, metadata={**metadata, "note": "first run: nothing to compare"}
+            check_name="segment_stability",
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={**metadata, "note": "first run: nothing to compare"},
         )
     return dg.AssetCheckResult(
         check_name="segment_stability",
