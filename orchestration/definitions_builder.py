@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.alert_sensors import alerts_after_failure, alerts_after_success
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ml.customer_segments import customer_segments
 from orchestration.assets.ml.model_metrics import model_metrics
@@ -38,7 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[marts_quality],
         jobs=[everything, warehouse],
         schedules=[nightly_refresh],
-        sensors=[new_raw_files, tenant_partitions],
+        sensors=[new_raw_files, tenant_partitions, alerts_after_success, alerts_after_failure],
         resources=resources_for(settings),
         # One writer at a time: DuckDB allows a single writing process per file.
         executor=dg.in_process_executor,

@@ -220,8 +220,17 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 
 
 def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
-    report = GraphRunReport(success=result.success)
-    for event in result.all_events:
+    report = report_from_events(result.all_events, success=result.success, log=log)
+    all_keys = {"/".join(key.path) for key in job.asset_layer.executable_asset_keys}
+    report.not_run = sorted(all_keys - set(report.materialized))
+    return report
+
+
+def report_from_events(events, *, success: bool, log: Log) -> GraphRunReport:
+    """A run's report from its Dagster events: those of a run in this process, or a finished run's
+    read back from the instance (the alerts sensor)."""
+    report = GraphRunReport(success=success)
+    for event in events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             name = "/".join(materialization.asset_key.path)
@@ -265,8 +274,6 @@ def _report(result: dg.ExecuteInProcessResult, job, log: Log) -> GraphRunReport:
                 message = _error_message(failure.error)
             report.failures.append(f"{event.step_key}: {message}")
             log(f"  FAILED step {event.step_key}: {message}")
-    all_keys = {"/".join(key.path) for key in job.asset_layer.executable_asset_keys}
-    report.not_run = sorted(all_keys - set(report.materialized))
     return report
 
 

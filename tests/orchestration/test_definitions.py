@@ -55,7 +55,12 @@ def test_dbt_tests_and_quality_suites_are_asset_checks(definitions):
 def test_schedule_and_sensors(definitions):
     assert [s.cron_schedule for s in definitions.schedules] == ["0 2 * * *"]
     assert [s.name for s in definitions.schedules] == ["nightly_refresh"]
-    assert sorted(s.name for s in definitions.sensors) == ["new_raw_files", "tenant_partitions"]
+    assert sorted(s.name for s in definitions.sensors) == [
+        "alerts_after_failure",
+        "alerts_after_success",
+        "new_raw_files",
+        "tenant_partitions",
+    ]
 
 
 def test_every_asset_is_partitioned_by_tenant_one_tenant_per_run(definitions):
