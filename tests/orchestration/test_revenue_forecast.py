@@ -96,3 +96,40 @@ def test_a_too_short_history_skips_without_failing_and_keeps_what_was_published(
     assert third["skipped_reason"].startswith("history too short: 20 days")
     assert third["published"] == "the previous forecast is kept (7 rows)"
     assert published(settings)[0] == rows
+
+
+def accuracy_check(settings: Settings):
+    result = materialize(
+        settings,
+        [revenue_forecast],
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        run_config={"ops": {"ml__revenue_forecast": {"config": {"horizon": 7, "folds": 2}}}},
+    )
+    (check,) = result.get_asset_check_evaluations()
+    return check
+
+
+def realise(settings: Settings, factor: float) -> None:
+    """The published forecast's days happen, with revenue ``factor`` times what it said."""
+    warehouse = warehouse_for(settings)
+    forecast = warehouse.read("ml", "revenue_forecast")
+    daily = warehouse.read("marts", "daily_revenue")
+    realised = pd.DataFrame({"date": pd.to_datetime(forecast["date"]).dt.date, "revenue": forecast["yhat"] * factor})
+    warehouse.write("marts", "daily_revenue", pd.concat([daily, realised], ignore_index=True))
+
+
+def test_the_published_forecast_is_scored_on_the_days_realised_since(settings):
+    publish_daily_revenue(settings, 60)
+    first = accuracy_check(settings)
+    assert first.passed and "no published forecast covers" in first.metadata["note"].value
+
+    realise(settings, 1.0)  # it came true
+    exact = accuracy_check(settings)
+    assert exact.passed and exact.metadata["value"].value == pytest.approx(0.0, abs=1e-9)
+    assert exact.metadata["days"].value == 7 and exact.metadata["forecast_version"].value.endswith("/1")
+
+    realise(settings, 3.0)  # the next week sold three times what was forecast
+    off = accuracy_check(settings)
+    assert not off.passed and off.severity.value == "WARN"
+    assert off.metadata["value"].value == pytest.approx(2 / 3) and off.metadata["threshold"].value == 0.25
+    assert off.metadata["mape"].value == pytest.approx(2 / 3)

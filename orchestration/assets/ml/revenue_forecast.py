@@ -15,10 +15,12 @@ from ml.forecast import (
     prepare_history,
 )
 from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
+from ml.monitoring.forecast_accuracy import realised_accuracy
 from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview, headline
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
+from retail_intel.monitoring_config import thresholds_for
 
 # The simple forecasts the chosen one is held against in the operator's table.
 FORECAST_BASELINES = ("seasonal_naive", "trailing_mean")
@@ -64,6 +66,7 @@ def _report(result: ForecastResult) -> str:
     group_name="ml",
     deps=[dg.AssetKey(["marts", "daily_revenue"])],
     kinds={"python", "prophet", "statsmodels"},
+    check_specs=[dg.AssetCheckSpec("forecast_accuracy", asset=["ml", "revenue_forecast"])],
     **PARTITIONED,
 )
 def revenue_forecast(
@@ -86,10 +89,12 @@ def revenue_forecast(
     """
     settings = warehouse.settings()
     daily = warehouse.read("marts", "daily_revenue")[["date", "revenue"]]
+    # Before anything replaces it: how the published forecast did on the days realised since.
+    accuracy = _accuracy_check(warehouse, daily, thresholds_for(settings)["forecast"])
     try:
         result = forecast_revenue(daily, horizon=config.horizon, folds=config.folds, seed=config.seed)
     except ForecastNotPossible as error:
-        return _skipped(context, warehouse, str(error))
+        return _skipped(context, warehouse, str(error), accuracy)
     challenger = RegisteredForecaster(result.model, config.seed)
 
     as_of = str(pd.to_datetime(daily["date"]).max().date())
@@ -165,11 +170,45 @@ def revenue_forecast(
             "forecast_total": float(table["yhat"].sum()),
             "plot": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(plot).decode()})"),
             "preview": frame_preview(table),
-        }
+        },
+        check_results=[accuracy],
     )
 
 
-def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reason: str) -> dg.MaterializeResult:
+def _accuracy_check(warehouse: WarehouseResource, daily: pd.DataFrame, limits: dict[str, float]) -> dg.AssetCheckResult:
+    """Warns when the published forecast's WAPE on the days realised since exceeds the tenant's
+    alert level. WAPE decides, not MAPE: a few near-empty days make MAPE explode on small shops;
+    MAPE is reported beside it with the seed's levels."""
+    previous = warehouse.read("ml", "revenue_forecast") if warehouse.exists("ml", "revenue_forecast") else None
+    accuracy = realised_accuracy(previous, daily) if previous is not None and len(previous) else None
+    if accuracy is None:
+        return dg.AssetCheckResult(
+            check_name="forecast_accuracy",
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"note": "no published forecast covers a realised day yet", "threshold": limits["wape_alert"]},
+        )
+    return dg.AssetCheckResult(
+        check_name="forecast_accuracy",
+        passed=accuracy.wape <= limits["wape_alert"],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "value": accuracy.wape,
+            "threshold": limits["wape_alert"],
+            "mape": accuracy.mape if accuracy.mape is not None else "no realised day had revenue",
+            "mape_target": limits["mape_target"],
+            "mape_alert": limits["mape_alert"],
+            "total_error": accuracy.total_error,
+            "days": accuracy.days,
+            "realised_days": f"{accuracy.first_day} to {accuracy.last_day}",
+            "forecast_version": accuracy.forecast_version,
+        },
+    )
+
+
+def _skipped(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, reason: str, accuracy: dg.AssetCheckResult
+) -> dg.MaterializeResult:
     """No forecast this run: keep what is published (or publish an empty table) and say why."""
     context.log.warning(f"ml.revenue_forecast: no new forecast: {reason}")
     if warehouse.exists("ml", "revenue_forecast"):
@@ -184,5 +223,6 @@ def _skipped(context: dg.AssetExecutionContext, warehouse: WarehouseResource, re
             "skipped_reason": reason,
             "published": published,
             "dagster/row_count": row_count,
-        }
+        },
+        check_results=[accuracy],
     )
