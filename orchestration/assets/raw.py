@@ -10,6 +10,7 @@ from orchestration.partitions import PARTITIONED
 from orchestration.quality import check_result, check_specs, describe_blocking
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
+from retail_intel.monitoring_config import thresholds_for
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.raw.fingerprint import raw_folder_fingerprint
 from retail_intel.raw.loader import RawInputError, load_raw_dir
@@ -35,7 +36,14 @@ RAW_SPECS = [
 @dg.multi_asset(
     name="raw_olist_files",
     specs=RAW_SPECS,
-    check_specs=check_specs("raw", raw_asset_key),
+    check_specs=[
+        *check_specs("raw", raw_asset_key),
+        dg.AssetCheckSpec(
+            "delivery_freshness",
+            asset=raw_asset_key("olist_orders_dataset"),
+            description="[warn] hours since the newest raw file was written, against freshness.raw_alert_hours",
+        ),
+    ],
     can_subset=True,
     **PARTITIONED,
     # A database that is briefly unreachable is worth retrying; bad files are not (they
@@ -111,3 +119,29 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             },
         )
     yield from events
+    freshness_key = dg.AssetCheckKey(raw_asset_key("olist_orders_dataset"), "delivery_freshness")
+    if freshness_key in context.selected_asset_check_keys:
+        yield _delivery_freshness(settings, thresholds_for(settings)["freshness"])
+
+
+def _delivery_freshness(settings, limits: dict[str, float]) -> dg.AssetCheckResult:
+    """How long ago the client delivered: the newest raw file's modification time, not the
+    newest order's date (history loaded today is fresh, whatever its dates)."""
+    written = max(
+        (settings.raw_dir / raw_file.file_name).stat().st_mtime
+        for raw_file in RAW_FILES
+        if (settings.raw_dir / raw_file.file_name).exists()
+    )
+    hours = (time.time() - written) / 3600
+    return dg.AssetCheckResult(
+        check_name="delivery_freshness",
+        asset_key=raw_asset_key("olist_orders_dataset"),
+        passed=hours <= limits["raw_alert_hours"],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "value": round(hours, 2),
+            "threshold": limits["raw_alert_hours"],
+            "target": limits["raw_target_hours"],
+            "raw_folder": dg.MetadataValue.path(str(settings.raw_dir)),
+        },
+    )

@@ -155,3 +155,27 @@ def test_model_metrics_lists_the_champion_and_this_runs_version_with_a_report(se
     assert silhouettes == {"champion": 1, "latest": 2}
     report = (settings.tenant_dir / "reports" / REPORT_NAME).read_text()
     assert "default.customer_segmenter" in report and "champion: version 1, latest: version 2" in report
+
+
+def test_delivery_freshness_warns_when_the_newest_raw_file_is_older_than_the_alert_level(tmp_path, tiny_raw):
+    import os
+    import shutil
+    import time
+
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_raw, raw)
+    settings = make_settings(tmp_path / "home", raw_dir_override=raw)
+
+    def freshness():
+        result = materialize(settings, [raw_olist_files], resources=resources(settings))
+        (check,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "delivery_freshness"]
+        return check
+
+    fresh = freshness()
+    assert fresh.passed and fresh.metadata["value"].value < 1
+    three_days_ago = time.time() - 72 * 3600
+    for path in raw.iterdir():
+        os.utime(path, (three_days_ago, three_days_ago))
+    stale = freshness()
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+    assert stale.metadata["value"].value == pytest.approx(72, abs=0.5) and stale.metadata["threshold"].value == 48

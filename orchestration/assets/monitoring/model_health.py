@@ -18,6 +18,7 @@ from orchestration.resources import WarehouseResource
 
 HEALTH_TABLE = ("monitoring", "model_health")
 HEALTH_CHECKS = {
+    ("raw", "olist_orders_dataset"): "delivery_freshness",
     ("ml", "revenue_forecast"): "forecast_accuracy",
     ("ml", "customer_segments"): "segment_stability",
     ("monitoring", "drift"): "data_drift",
