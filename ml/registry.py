@@ -180,6 +180,14 @@ class ModelRegistry:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{self._own(model_name)}/{version}")
         return pyfunc.unwrap_python_model().model
 
+    def metrics_of(self, model_name: str, version: str) -> dict[str, float]:
+        """The metrics a version was logged with (its own evaluation); empty for an unknown version."""
+        try:
+            model_version = self.client.get_model_version(self._own(model_name), version)
+            return dict(self.client.get_run(model_version.run_id).data.metrics)
+        except MlflowException:
+            return {}
+
     def is_frozen(self, model_name: str) -> bool:
         return self._model_tags(model_name).get(_FROZEN_TAG) == "true"
 

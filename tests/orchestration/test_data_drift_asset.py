@@ -113,3 +113,42 @@ def test_the_health_checks_of_a_run_are_kept_one_row_each(tmp_path):
     assert not latest.loc["data_drift", "passed"] and latest.loc["data_drift", "threshold"] == 0.5
     assert latest.loc["segment_stability", "passed"] and latest.loc["segment_stability", "figure"] == 1.0
     assert set(health["severity"]) == {"WARN"} and set(health["tenant_id"]) == {"default"}
+
+
+def test_concept_drift_fires_on_a_lasting_rise_of_the_forecasts_error_not_on_one_bad_week(tmp_path):
+    from orchestration.assets.monitoring.model_health import COLUMNS, HEALTH_TABLE, model_health
+
+    settings = make_settings(tmp_path / "home")
+
+    def history(excess: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "tenant_id": "default",
+                    "run_id": f"r{index}",
+                    "checked_at": pd.Timestamp("2018-06-01") + pd.Timedelta(days=7 * index),
+                    "asset": "ml/revenue_forecast",
+                    "check_name": "forecast_accuracy",
+                    "passed": True,
+                    "severity": "WARN",
+                    "figure": 0.2 + value,
+                    "threshold": 0.25,
+                    "expected": 0.2,
+                }
+                for index, value in enumerate(excess)
+            ],
+            columns=COLUMNS,
+        )
+
+    def concept_drift(excess: list[float]):
+        warehouse_for(settings).write(*HEALTH_TABLE, history(excess))
+        result = materialize(
+            settings, [model_health], resources={"warehouse": WarehouseResource.from_settings(settings)}
+        )
+        (check,) = result.get_asset_check_evaluations()
+        return check
+
+    assert concept_drift([0.0, 0.01, 0.4, -0.01, 0.0]).passed  # one bad week
+    lasting = concept_drift([0.0, 0.01, 0.3, 0.3, 0.3])
+    assert not lasting.passed and lasting.severity == dg.AssetCheckSeverity.WARN
+    assert lasting.metadata["first_fired_at_run"].value == 4 and lasting.metadata["runs_scored"].value == 5

@@ -127,6 +127,8 @@ def test_the_published_forecast_is_scored_on_the_days_realised_since(settings):
     exact = accuracy_check(settings)
     assert exact.passed and exact.metadata["value"].value == pytest.approx(0.0, abs=1e-9)
     assert exact.metadata["days"].value == 7 and exact.metadata["forecast_version"].value.endswith("/1")
+    promised = registry_for(settings).metrics_of("default.revenue_forecast", "1")["wape"]
+    assert exact.metadata["expected"].value == pytest.approx(promised)  # what version 1 promised
 
     realise(settings, 3.0)  # the next week sold three times what was forecast
     off = accuracy_check(settings)

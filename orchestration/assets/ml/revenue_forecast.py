@@ -16,7 +16,9 @@ from ml.forecast import (
 )
 from ml.forecast_model import RegisteredForecaster, holdout_days, holdout_wape
 from ml.monitoring.forecast_accuracy import realised_accuracy
+from ml.registry import RegistryError
 from orchestration.champion import ChampionFlow
+from orchestration.lineage import registry_for
 from orchestration.metadata import frame_preview, headline
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
@@ -90,7 +92,7 @@ def revenue_forecast(
     settings = warehouse.settings()
     daily = warehouse.read("marts", "daily_revenue")[["date", "revenue"]]
     # Before anything replaces it: how the published forecast did on the days realised since.
-    accuracy = _accuracy_check(warehouse, daily, thresholds_for(settings)["forecast"])
+    accuracy = _accuracy_check(warehouse, daily, thresholds_for(settings)["forecast"], registry_for(settings))
     try:
         result = forecast_revenue(daily, horizon=config.horizon, folds=config.folds, seed=config.seed)
     except ForecastNotPossible as error:
@@ -175,7 +177,9 @@ def revenue_forecast(
     )
 
 
-def _accuracy_check(warehouse: WarehouseResource, daily: pd.DataFrame, limits: dict[str, float]) -> dg.AssetCheckResult:
+def _accuracy_check(
+    warehouse: WarehouseResource, daily: pd.DataFrame, limits: dict[str, float], registry
+) -> dg.AssetCheckResult:
     """Warns when the published forecast's WAPE on the days realised since exceeds the tenant's
     alert level. WAPE decides, not MAPE: a few near-empty days make MAPE explode on small shops;
     MAPE is reported beside it with the seed's levels."""
@@ -202,8 +206,20 @@ def _accuracy_check(warehouse: WarehouseResource, daily: pd.DataFrame, limits: d
             "days": accuracy.days,
             "realised_days": f"{accuracy.first_day} to {accuracy.last_day}",
             "forecast_version": accuracy.forecast_version,
+            **_promised(registry, accuracy.forecast_version),
         },
     )
+
+
+def _promised(registry, forecast_version: str) -> dict[str, float]:
+    """The backtest WAPE the forecast's version was registered with: what it promised, against
+    which the concept-drift check (monitoring/model_health) measures its realised error."""
+    model, _, version = forecast_version.rpartition("/")
+    try:
+        metrics = registry.metrics_of(model, version)
+    except RegistryError:  # another tenant's name in this tenant's table: it promised this tenant nothing
+        return {}
+    return {"expected": float(metrics["wape"])} if "wape" in metrics else {}
 
 
 def _skipped(

@@ -1,10 +1,12 @@
 """monitoring.model_health: one row per health check and run, for dashboards.
 
-The health checks (segment stability, data drift; later forecast accuracy and the
-recommender's online figures) run as asset checks of their assets. This asset reads what
+The health checks (raw delivery freshness, forecast accuracy, segment stability, data drift;
+later the recommender's online figures) run as asset checks of their assets. This asset reads what
 they said in this run, from the run's own event log (a check's latest evaluation may be
 another tenant's: checks are not partitioned), and appends it to the tenant's table: the
-check, whether it passed, its figure and threshold.
+check, whether it passed, its figure and threshold, and what the model promised. Its own
+check, ``concept_drift``, looks at the forecast's history in that table for a lasting rise of
+its realised error over what its versions promised (ml/monitoring/change.py).
 """
 
 from datetime import UTC, datetime
@@ -12,9 +14,11 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from ml.monitoring.change import page_hinkley
 from orchestration.metadata import frame_preview
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
+from retail_intel.monitoring_config import thresholds_for
 
 HEALTH_TABLE = ("monitoring", "model_health")
 HEALTH_CHECKS = {
@@ -25,7 +29,18 @@ HEALTH_CHECKS = {
 }
 # Where each check reports its figure.
 FIGURE_KEYS = ("value", "share_drifted")
-COLUMNS = ["tenant_id", "run_id", "checked_at", "asset", "check_name", "passed", "severity", "figure", "threshold"]
+COLUMNS = [
+    "tenant_id",
+    "run_id",
+    "checked_at",
+    "asset",
+    "check_name",
+    "passed",
+    "severity",
+    "figure",
+    "threshold",
+    "expected",  # what the model promised (its own evaluation), where the check knows it
+]
 
 
 @dg.asset(
@@ -33,6 +48,7 @@ COLUMNS = ["tenant_id", "run_id", "checked_at", "asset", "check_name", "passed",
     group_name="monitoring",
     deps=[list(asset) for asset in HEALTH_CHECKS],
     kinds={"python"},
+    check_specs=[dg.AssetCheckSpec("concept_drift", asset=list(HEALTH_TABLE))],
     **PARTITIONED,
 )
 def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -51,6 +67,7 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         figures = {key: value.value for key, value in evaluation.metadata.items()}
         figure = next((figures[key] for key in FIGURE_KEYS if isinstance(figures.get(key), int | float)), None)
         threshold = figures.get("threshold")
+        expected = figures.get("expected")
         rows.append(
             {
                 "tenant_id": settings.tenant_id,
@@ -62,9 +79,11 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                 "severity": evaluation.severity.value,
                 "figure": None if figure is None else float(figure),
                 "threshold": float(threshold) if isinstance(threshold, int | float) else None,
+                "expected": float(expected) if isinstance(expected, int | float) else None,
             }
         )
-    measured = pd.DataFrame(rows, columns=COLUMNS).astype({"figure": "float64", "threshold": "float64"})
+    floats = {"figure": "float64", "threshold": "float64", "expected": "float64"}
+    measured = pd.DataFrame(rows, columns=COLUMNS).astype(floats)
     history = warehouse.read(*HEALTH_TABLE) if warehouse.exists(*HEALTH_TABLE) else measured.iloc[0:0]
     table = pd.concat([history, measured], ignore_index=True) if len(history) else measured
     return dg.MaterializeResult(
@@ -73,5 +92,27 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "checks_this_run": len(measured),
             "failing": dg.MetadataValue.json(measured.loc[~measured["passed"], "check_name"].tolist()),
             "preview": frame_preview(measured),
-        }
+        },
+        check_results=[_concept_drift(table, thresholds_for(settings)["concept_drift"])],
+    )
+
+
+def _concept_drift(table: pd.DataFrame, limits: dict[str, float]) -> dg.AssetCheckResult:
+    """Warns when the forecast's realised error has stayed above what its versions promised, run
+    after run (Page-Hinkley on realised minus promised WAPE), rather than on one bad week."""
+    scored = table.loc[(table["check_name"] == "forecast_accuracy") & table["figure"].notna()]
+    scored = scored.loc[scored["expected"].notna()].sort_values("checked_at")
+    excess = (scored["figure"] - scored["expected"]).tolist()
+    change = page_hinkley(excess, tolerance=limits["tolerance"], threshold=limits["threshold"])
+    return dg.AssetCheckResult(
+        check_name="concept_drift",
+        passed=not change.fired,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "value": change.statistic,
+            "threshold": limits["threshold"],
+            "tolerance": limits["tolerance"],
+            "runs_scored": change.values,
+            "first_fired_at_run": change.at if change.at is not None else "never",
+        },
     )
