@@ -8,8 +8,8 @@ folder and models (orchestration/resources.py). Thousands of tenants stay thousa
 partition keys of some forty assets, not forty thousand assets: a code location with that
 many assets takes minutes to load.
 
-A run without a partition (``dg.materialize`` in a test, an older run) is the code
-location's own tenant, the one its settings name.
+Outside a run (sensors, schedules) the warehouse resource is the code location's own tenant,
+the one its settings name; tests materialize a tenant's partition (tests/support.materialize).
 """
 
 from __future__ import annotations
