@@ -171,6 +171,12 @@ class AlertLedger:
                 (outcome.tenant_id, outcome.check, at, outcome.run_id),
             )
 
+    def forget(self, tenant_id: str) -> None:
+        """A purged tenant's open breaches: gone with it, or a tenant re-added under the id would inherit them."""
+        if self.path.exists():
+            with self._connection() as connection:
+                connection.execute("DELETE FROM open_breaches WHERE tenant_id = ?", (tenant_id,))
+
     def close(self, tenant_id: str, check: str) -> None:
         with self._connection() as connection:
             connection.execute("DELETE FROM open_breaches WHERE tenant_id = ? AND check_name = ?", (tenant_id, check))

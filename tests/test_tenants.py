@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from apps.cli import main
 from ml.registry import ModelRegistry
 from orchestration.lineage import registry_for
+from retail_intel.alerts import AlertLedger, CheckOutcome
 from retail_intel.raw.fingerprint import raw_folder_fingerprint
 from retail_intel.settings import Settings
 from retail_intel.switch import EngineSwitch
@@ -108,8 +109,9 @@ def test_purge_deletes_the_tenants_data_and_nothing_else(home, tmp_path):
         with duckdb.connect(str(warehouse)) as connection:
             connection.execute("create schema marts; create table marts.orders as select 1 as one")
     (tmp_path / "acme").mkdir()
-    for tenant in ("acme", "globex"):  # a model of each in the one MLflow store
+    for tenant in ("acme", "globex"):  # a model of each in the one MLflow store, an open alert of each
         log(registry_for(make_settings(home, tenant_id=tenant)), 9.0, model_name=f"{tenant}.forecast")
+        AlertLedger(make_settings(home).alert_ledger_path).open(CheckOutcome(tenant, "run", False), "now")
 
     declined = cli(home, "tenants", "remove", "acme", "--purge", input="n\n")
     assert declined.exit_code == 1 and (home / "tenants" / "acme" / "warehouse.duckdb").exists()
@@ -120,6 +122,8 @@ def test_purge_deletes_the_tenants_data_and_nothing_else(home, tmp_path):
     assert TenantRegistry(home / "platform" / "tenants.sqlite").get("acme") is None
     store = ModelRegistry(make_settings(home).mlflow_tracking_uri)
     assert set(store.versions()["model"]) == {"globex.forecast"}
+    ledger = AlertLedger(make_settings(home).alert_ledger_path)
+    assert ledger.open_breaches(["acme", "globex"]) == {("globex", "run")}
     assert cli(home, "tenants", "remove", "default", "--purge", "--yes").exit_code == 2
 
 

@@ -211,6 +211,7 @@ def _champions(settings: Settings) -> str:
 def tenants_remove(settings: Settings, tenant_id: str, purge: bool, yes: bool, by: str | None) -> None:
     """Archive TENANT_ID (automation stops, its data stays); with --purge, delete everything of it."""
     from orchestration.lineage import registry_for
+    from retail_intel.alerts import AlertLedger
     from retail_intel.warehouse import warehouse_for
 
     registry = _registry(settings)
@@ -235,6 +236,7 @@ def tenants_remove(settings: Settings, tenant_id: str, purge: bool, yes: bool, b
     warehouse.drop_reader()
     # Its registered models live in the store every tenant shares: only its own namespace goes.
     registry_for(own).delete_namespace()
+    AlertLedger(own.alert_ledger_path).forget(tenant_id)
     if own.tenant_dir.exists():
         shutil.rmtree(own.tenant_dir)
     registry.delete(tenant_id, by=_user(by))
