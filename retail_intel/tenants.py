@@ -247,8 +247,10 @@ class TenantRegistry:
         return path.relative_to(tenants_dir).parts[0] if tenants_dir in path.parents else None
 
     def set_raw_dir(self, tenant_id: str, raw_dir: Path, *, by: str) -> Tenant:
+        """A new raw folder for the tenant: not another active tenant's, nor one in another's folder."""
         before = self.require(tenant_id)
         with self._connection() as connection:
+            self._refuse_anothers_raw_dir(connection, tenant_id, raw_dir.resolve())
             connection.execute(
                 "UPDATE tenants SET raw_dir = ?, updated_at = ?, updated_by = ? WHERE tenant_id = ?",
                 (str(raw_dir.resolve()), _now(), by, tenant_id),

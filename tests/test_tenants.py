@@ -447,3 +447,17 @@ def test_serve_stops_with_the_rules_file_at_fault(home, tmp_path, monkeypatch):
     rules.write_text("max_per_category: -3\n")
     result = cli(home, "serve", "--single-tenant", env={"RETAIL_INTEL_RULES": str(rules)})
     assert result.exit_code == 2 and str(rules) in result.output
+
+
+def test_a_run_cannot_point_a_tenant_at_another_active_tenants_folder(home, tmp_path):
+    registry = TenantRegistry(home / "platform" / "tenants.sqlite")
+    registry.add("acme", raw_dir=tmp_path / "acme", by="t")
+    registry.add("globex", raw_dir=tmp_path / "globex", by="t")
+    with pytest.raises(TenantError, match="is the raw folder of tenant 'acme'"):
+        registry.set_raw_dir("globex", tmp_path / "acme", by="t")
+    assert registry.get("globex").raw_dir == (tmp_path / "globex").resolve()
+    (tmp_path / "acme").mkdir()
+    refused = cli(home, "--tenant", "globex", "run", "--raw-dir", str(tmp_path / "acme"), "--yes")
+    assert refused.exit_code == 2 and "is the raw folder of tenant 'acme'" in refused.output
+    registry.set_status("acme", "archived", by="t")  # an archived tenant's folder may be taken over
+    assert registry.set_raw_dir("globex", tmp_path / "acme", by="t").raw_dir == (tmp_path / "acme").resolve()
