@@ -1,5 +1,8 @@
 """Serving events (impressions, clicks, add-to-carts, purchases) stored for monitoring and experiments.
 
+``value`` is what a purchase was worth (its price); it came after the first tables, which
+opening the store migrates.
+
 They go to the warehouse's append-only table ``events.serving_events`` (on DuckDB a file of
 its own, ``Settings.events_path``: the published file is replaced by every run and the service
 holds it read-only). Inserts are parameterized.
@@ -8,6 +11,8 @@ holds it read-only). Inserts are parameterized.
 from __future__ import annotations
 
 from datetime import datetime
+
+import pandas as pd
 
 from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
@@ -22,6 +27,7 @@ COLUMNS = (
     "request_id",
     "occurred_at",
     "received_at",
+    "value",
 )
 _DDL = """create table if not exists {table} (
     event_id varchar primary key,
@@ -31,8 +37,10 @@ _DDL = """create table if not exists {table} (
     model_version varchar,
     request_id varchar,
     occurred_at timestamp not null,
-    received_at timestamp not null
-)"""
+    received_at timestamp not null,
+    value double precision
+);
+alter table {table} add column if not exists value double precision"""
 
 
 class EventStore:
@@ -45,6 +53,10 @@ class EventStore:
 
     def count(self) -> int:
         return self._table.count()
+
+    def since(self, moment: datetime) -> pd.DataFrame:
+        """The events that occurred at or after ``moment``."""
+        return self._table.since("occurred_at", moment)
 
     def close(self) -> None:
         self._table.close()

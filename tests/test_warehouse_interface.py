@@ -8,12 +8,13 @@ The DuckDB case is in the fast tier; the PostgreSQL case needs the server (slow 
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 import pytest
 
+from retail_intel.events import EventStore
 from retail_intel.raw.contract import RAW_FILES
 from retail_intel.settings import Settings
 from retail_intel.warehouse import TableMissing, Warehouse, warehouse_for
@@ -156,8 +157,28 @@ def test_an_append_table_grows_and_counts(warehouse):
         assert table.insert([("x", date(2018, 1, 1)), ("y", date(2018, 1, 2))]) == 2
         assert table.insert([]) == 0
         assert table.count() == 2
+        assert table.since("happened", date(2018, 1, 2))["id"].tolist() == ["y"]
     finally:
         table.close()
+
+
+def test_the_event_store_adds_the_value_column_to_a_table_made_before_it(warehouse):
+    old = "create table if not exists {table} (event_id varchar primary key, event_type varchar not null, "
+    old += "customer_unique_id varchar, product_id varchar, model_version varchar, request_id varchar, "
+    old += "occurred_at timestamp not null, received_at timestamp not null)"
+    table = warehouse.append_table("events", "serving_events", old)
+    moment = datetime(2018, 1, 1, 12)
+    table.insert([("e1", "click", "c", "p", "v1", "r", moment, moment)])
+    table.close()
+    store = EventStore(warehouse.settings)
+    try:
+        store.add(
+            [{"event_id": "e2", "event_type": "purchase", "occurred_at": moment, "received_at": moment, "value": 9.5}]
+        )
+        events = store.since(moment).sort_values("event_id")
+        assert events["value"].isna().tolist() == [True, False] and events["value"].iloc[1] == 9.5
+    finally:
+        store.close()
 
 
 def test_tenants_sharing_a_database_get_their_own_schemas(tmp_path):

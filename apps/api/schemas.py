@@ -91,6 +91,8 @@ class Event(BaseModel):
     model_version: str | None = Field(default=None, max_length=200)
     request_id: str | None = Field(default=None, max_length=64)
     occurred_at: datetime | None = None
+    # What a purchase was worth (revenue per impression); other events leave it out.
+    value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Events(BaseModel):

@@ -92,6 +92,10 @@ class AppendTable(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
+    @abstractmethod
+    def since(self, column: str, moment: object) -> pd.DataFrame:
+        """The rows whose ``column`` is at or after ``moment``."""
+
     def close(self) -> None:
         return None
 

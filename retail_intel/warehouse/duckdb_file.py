@@ -225,5 +225,10 @@ class _DuckDBAppendTable(AppendTable):
         with self._lock:
             return int(self._connection.execute(f"SELECT count(*) FROM {self._relation}").fetchone()[0])
 
+    def since(self, column: str, moment: object) -> pd.DataFrame:
+        query = f"SELECT * FROM {self._relation} WHERE {quote_ident(column)} >= ?"
+        with self._lock:
+            return self._connection.execute(query, [moment]).df()
+
     def close(self) -> None:
         self._connection.close()

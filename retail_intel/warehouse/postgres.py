@@ -378,6 +378,11 @@ class _PostgresAppendTable(AppendTable):
             cursor.execute(f"SELECT count(*) FROM {self._relation}")
             return int(cursor.fetchone()[0])
 
+    def since(self, column: str, moment: object) -> pd.DataFrame:
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {self._relation} WHERE {quote_ident(column)} >= %s", (moment,))
+            return _typed(cursor.fetchall(), cursor.description)
+
 
 # PostgreSQL type oids -> the dtype DuckDB's reader gives the same column.
 _DTYPES = {16: "bool", 21: "int16", 23: "int32", 20: "int64", 700: "float32", 701: "float64", 1700: "float64"}
