@@ -106,6 +106,17 @@ def test_products_carry_english_category(marts):
     assert (products["category"].notna()).all()
 
 
+def test_an_orders_main_category_is_the_one_it_spent_most_on(marts, raw):
+    items = raw["items"].merge(marts["products"][["product_id", "category"]], on="product_id")
+    spend = items.groupby(["order_id", "category"], as_index=False)["price"].sum()
+    # Most spend first; of equal spend, the first category by name.
+    spend = spend.sort_values(["order_id", "price", "category"], ascending=[True, False, True])
+    expected = spend.drop_duplicates("order_id").set_index("order_id")["category"]
+    orders = marts["orders"].set_index("order_id")
+    assert orders.loc[expected.index, "main_category"].tolist() == expected.tolist()
+    assert orders.loc[orders["items_count"] == 0, "main_category"].isna().all()
+
+
 def test_run_is_repeatable(settings, generated_raw_dir):
     """Running twice gives the same tables, not duplicates."""
     settings = settings.with_(raw_dir_override=generated_raw_dir)

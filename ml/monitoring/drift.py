@@ -62,6 +62,7 @@ class DriftReport:
     features: list[FeatureDrift]
     share_drifted: float
     drifted: bool
+    unmeasured: tuple[str, ...] = ()  # sparse features with too few values in a window
 
     def table(self) -> pd.DataFrame:
         columns = list(FeatureDrift.__dataclass_fields__)
@@ -118,19 +119,24 @@ def dataset_drift(
     *,
     numeric: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    sparse: Sequence[str] = (),
     thresholds: DriftThresholds = DriftThresholds(),
+    min_sparse_values: int = 30,
 ) -> DriftReport:
     """Every named feature's drift, and whether the data set drifted (at least
-    ``share_of_features`` of them did)."""
-    missing = [f for f in (*numeric, *categorical) if f not in reference.columns or f not in current.columns]
+    ``share_of_features`` of them did). ``sparse`` numeric features (mostly missing, such as days
+    since a previous order) are measured only where both windows hold ``min_sparse_values``."""
+    missing = [f for f in (*numeric, *categorical, *sparse) if f not in reference.columns or f not in current.columns]
     if missing:
         raise ValueError(f"drift: columns {missing} are missing from the reference or the current window")
-    features = [numeric_drift(f, reference[f], current[f], thresholds) for f in numeric]
+    enough = [f for f in sparse if min(reference[f].count(), current[f].count()) >= min_sparse_values]
+    features = [numeric_drift(f, reference[f], current[f], thresholds) for f in (*numeric, *enough)]
     features += [categorical_drift(f, reference[f], current[f], thresholds) for f in categorical]
     if not features:
         raise ValueError("drift: name at least one numeric or categorical feature")
     share = sum(feature.drifted for feature in features) / len(features)
-    return DriftReport(features, share, share >= thresholds.share_of_features)
+    unmeasured = tuple(f for f in sparse if f not in enough)
+    return DriftReport(features, share, share >= thresholds.share_of_features, unmeasured)
 
 
 def _values(feature: str, reference: pd.Series, current: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -162,6 +168,12 @@ def _psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
 # Per-order features the drift check compares; order-level columns of the orders mart.
 ORDER_NUMERIC = ("order_value", "basket_size", "average_item_price")
 ORDER_CATEGORICAL = ("customer_state", "main_payment_type")
+# The customer's RFM at each order (when the mart has customer_unique_id): orders and spend
+# before it (frequency, monetary), and days since their previous order (recency; repeat orders
+# only, so measured only where both windows have enough of them).
+CUSTOMER_NUMERIC = ("prior_orders", "prior_spend")
+SPARSE_NUMERIC = ("days_since_previous_order",)
+CATEGORY_MIX = "main_category"
 
 
 @dataclass(frozen=True)
@@ -171,12 +183,17 @@ class Windows:
     reference_start: pd.Timestamp
     current_start: pd.Timestamp
     as_of: pd.Timestamp
+    numeric: tuple[str, ...] = ORDER_NUMERIC
+    categorical: tuple[str, ...] = ORDER_CATEGORICAL
+    sparse: tuple[str, ...] = ()
 
 
 def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_days: int = 180) -> Windows:
     """The last ``current_days`` of revenue orders against the ``reference_days`` before them
     (what the models in service were trained on), each order with its features: value, basket
-    size (items), average item price, the customer's state and the main payment type."""
+    size (items), average item price, the customer's state and the main payment type; with the
+    mart's customer_unique_id the customer's RFM at the order, with its main_category the
+    category mix. ``Windows.numeric``/``categorical``/``sparse`` name the features there are."""
     needed = {"purchased_at", "is_revenue", "order_value", "items_count", "items_value", *ORDER_CATEGORICAL}
     missing = sorted(needed - set(orders.columns))
     if missing:
@@ -184,9 +201,10 @@ def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_day
     sold = orders.loc[orders["is_revenue"].astype(bool) & orders["items_count"].gt(0)]
     if sold.empty:
         raise ValueError("drift: no revenue orders to compare")
+    sold = sold.assign(purchased_at=pd.to_datetime(sold["purchased_at"])).sort_values("purchased_at", kind="stable")
     features = pd.DataFrame(
         {
-            "purchased_at": pd.to_datetime(sold["purchased_at"]),
+            "purchased_at": sold["purchased_at"],
             "order_value": sold["order_value"].astype(float),
             "basket_size": sold["items_count"].astype(float),
             "average_item_price": sold["items_value"].astype(float) / sold["items_count"].astype(float),
@@ -194,6 +212,16 @@ def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_day
             "main_payment_type": sold["main_payment_type"],
         }
     )
+    numeric, categorical, sparse = ORDER_NUMERIC, ORDER_CATEGORICAL, ()
+    if "customer_unique_id" in sold.columns:
+        customer = sold.groupby("customer_unique_id", sort=False)
+        features["prior_orders"] = customer.cumcount().astype(float)
+        features["prior_spend"] = customer["order_value"].cumsum().astype(float) - features["order_value"]
+        features["days_since_previous_order"] = customer["purchased_at"].diff().dt.total_seconds() / 86_400
+        numeric, sparse = (*numeric, *CUSTOMER_NUMERIC), SPARSE_NUMERIC
+    if CATEGORY_MIX in sold.columns:
+        features[CATEGORY_MIX] = sold[CATEGORY_MIX]
+        categorical = (*categorical, CATEGORY_MIX)
     as_of = features["purchased_at"].max().normalize() + pd.Timedelta(days=1)
     current_start = as_of - pd.Timedelta(days=current_days)
     reference_start = current_start - pd.Timedelta(days=reference_days)
@@ -204,4 +232,7 @@ def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_day
         reference_start=reference_start,
         current_start=current_start,
         as_of=as_of,
+        numeric=numeric,
+        categorical=categorical,
+        sparse=sparse,
     )

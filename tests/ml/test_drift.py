@@ -119,3 +119,47 @@ def test_order_windows_split_the_last_days_from_the_ones_before():
     assert windows.current["average_item_price"].eq(25.0).all()
     with pytest.raises(ValueError, match=r"lack the columns \['main_payment_type'\]"):
         order_windows(orders.drop(columns="main_payment_type"))
+
+
+def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_has_them():
+    from ml.monitoring.drift import order_windows
+
+    days = pd.date_range("2018-01-01", periods=200, freq="D")
+    rng = np.random.default_rng(0)
+    late = days >= days[-30]
+    orders = pd.DataFrame(
+        {
+            "purchased_at": days,
+            "is_revenue": True,
+            "items_count": 1,
+            "items_value": 50.0,
+            "order_value": 60.0,
+            "customer_state": "SP",
+            "main_payment_type": "boleto",
+            # Customers c0..c9 come back every ten days; the last month sells toys only.
+            "customer_unique_id": [f"c{i % 10}" for i in range(200)],
+            "main_category": np.where(late, "toys", rng.choice(["toys", "books", "garden"], 200)),
+        }
+    )
+    windows = order_windows(orders, current_days=30, reference_days=170)
+    assert windows.numeric[-2:] == ("prior_orders", "prior_spend") and windows.sparse == ("days_since_previous_order",)
+    assert windows.categorical[-1] == "main_category"
+    assert windows.current["days_since_previous_order"].eq(10.0).all()
+    assert windows.current["prior_orders"].min() >= 17  # at least 170 days of ten-day visits before
+    report = dataset_drift(
+        windows.reference,
+        windows.current,
+        numeric=windows.numeric,
+        categorical=windows.categorical,
+        sparse=windows.sparse,
+    )
+    drifted = {feature.feature for feature in report.features if feature.drifted}
+    assert {"main_category", "prior_orders", "prior_spend"} <= drifted
+    assert "order_value" not in drifted and report.unmeasured == ()
+
+
+def test_a_sparse_feature_with_too_few_values_is_listed_unmeasured_not_an_error():
+    reference = pd.DataFrame({"a": normal(0, 200), "gap": [np.nan] * 195 + [1.0] * 5})
+    current = pd.DataFrame({"a": normal(1, 200), "gap": [np.nan] * 200})
+    report = dataset_drift(reference, current, numeric=["a"], sparse=["gap"])
+    assert [feature.feature for feature in report.features] == ["a"] and report.unmeasured == ("gap",)

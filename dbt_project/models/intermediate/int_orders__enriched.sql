@@ -102,6 +102,7 @@ joined as (
         coalesce(items.distinct_sellers, 0) as distinct_sellers,
         {{ money('coalesce(items.items_value, 0)') }} as items_value,
         {{ money('coalesce(items.freight_value, 0)') }} as freight_value,
+        items.main_category,
         {{ money('coalesce(payments.payment_value, 0)') }} as payment_value,
         coalesce(payments.payment_rows, 0) as payment_rows,
         payments.main_payment_type,

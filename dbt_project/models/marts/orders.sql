@@ -29,6 +29,7 @@ final as (
         items_value,
         freight_value,
         {{ money('items_value + freight_value') }} as order_value,
+        main_category,
         payment_value,
         payment_rows,
         main_payment_type,

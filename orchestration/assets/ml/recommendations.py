@@ -168,7 +168,8 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
         as_of=as_of,
         input_example=customers[["customer_unique_id", "customer_state"]].head(3),
         params={**result.params(), **_candidate_params(result.candidates), "exclude_bought": config.exclude_bought},
-        metrics=result.flat_metrics(),
+        # "hr_at_10": what the lists promise; monitoring/recommender_health holds them to it.
+        metrics={**result.flat_metrics(), "hr_at_10": _headline(result.metrics, "full_catalog")[result.chosen_name]},
         artifacts={
             "report.md": report,
             "metrics.png": plot,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from ml.monitoring.drift import ORDER_CATEGORICAL, ORDER_NUMERIC, DriftThresholds, dataset_drift, order_windows
+from ml.monitoring.drift import DriftThresholds, dataset_drift, order_windows
 from orchestration.metadata import frame_preview
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
@@ -37,9 +37,10 @@ class DataDriftConfig(dg.Config):
     **PARTITIONED,
 )
 def data_drift(context: dg.AssetExecutionContext, config: DataDriftConfig, warehouse: WarehouseResource):
-    """Per feature (order value, basket size, average item price, state and payment mix) the
-    drift test, its statistic and threshold, and PSI; the data set drifted when half the
-    features did. Too few orders in either window: nothing is measured, and the check says so."""
+    """Per feature (order value, basket size, average item price, state, payment and category
+    mix, and the customer's RFM at the order: prior orders, prior spend, days since the previous
+    order) the drift test, its statistic and threshold, and PSI; the data set drifted when half
+    the features did. Too few orders in either window: nothing is measured, and the check says so."""
     settings = warehouse.settings()
     thresholds = DriftThresholds(**thresholds_for(settings)["drift"])
     windows = order_windows(
@@ -60,11 +61,16 @@ def data_drift(context: dg.AssetExecutionContext, config: DataDriftConfig, wareh
         )
         return
     report = dataset_drift(
-        windows.reference, windows.current, numeric=ORDER_NUMERIC, categorical=ORDER_CATEGORICAL, thresholds=thresholds
+        windows.reference,
+        windows.current,
+        numeric=windows.numeric,
+        categorical=windows.categorical,
+        sparse=windows.sparse,
+        thresholds=thresholds,
     )
     measured = report.table().assign(
         tenant_id=settings.tenant_id,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         measured_at=datetime.now(UTC).replace(tzinfo=None),
         dataset_drifted=report.drifted,
         share_drifted=report.share_drifted,
@@ -82,6 +88,7 @@ def data_drift(context: dg.AssetExecutionContext, config: DataDriftConfig, wareh
             "dataset_drifted": report.drifted,
             "share_drifted": report.share_drifted,
             "drifted_features": dg.MetadataValue.json(drifted),
+            "unmeasured_features": dg.MetadataValue.json(list(report.unmeasured)),
             "report_path": dg.MetadataValue.path(str(path)),
             "preview": frame_preview(measured),
             **bounds,

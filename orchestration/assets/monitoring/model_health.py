@@ -1,7 +1,7 @@
 """monitoring.model_health: one row per health check and run, for dashboards.
 
-The health checks (raw delivery freshness, forecast accuracy, segment stability, data drift;
-later the recommender's online figures) run as asset checks of their assets. This asset reads what
+The health checks (raw delivery freshness, forecast accuracy, segment stability, data drift,
+the recommender's realised hit rate) run as asset checks of their assets. This asset reads what
 they said in this run, from the run's own event log (a check's latest evaluation may be
 another tenant's: checks are not partitioned), and appends it to the tenant's table: the
 check, whether it passed, its figure and threshold, and what the model promised. Its own
@@ -26,6 +26,7 @@ HEALTH_CHECKS = {
     ("ml", "revenue_forecast"): "forecast_accuracy",
     ("ml", "customer_segments"): "segment_stability",
     ("monitoring", "drift"): "data_drift",
+    ("monitoring", "recommender_health"): "recommender_health",
 }
 # Where each check reports its figure.
 FIGURE_KEYS = ("value", "share_drifted")
@@ -56,7 +57,7 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     settings = warehouse.settings()
     checked_at = datetime.now(UTC).replace(tzinfo=None)
     records = context.instance.get_records_for_run(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     rows = []
     for record in records:
@@ -71,7 +72,7 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         rows.append(
             {
                 "tenant_id": settings.tenant_id,
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
                 "checked_at": checked_at,
                 "asset": "/".join(asset),
                 "check_name": evaluation.check_name,
