@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import pandas as pd
 
 from apps.cli.options import warehouse_options
 from retail_intel.settings import Settings
@@ -42,6 +43,50 @@ def monitor(settings: Settings, api_url: str | None) -> None:
         click.echo(f"  {check}")
 
     warehouse = warehouse_for(settings)
+    _model_health(warehouse)
+    _recommender(warehouse)
+    _drift(warehouse)
+
+
+def _model_health(warehouse) -> None:
+    if not warehouse.exists("monitoring", "model_health"):
+        click.echo("model health   not measured yet (monitoring/model_health runs with every `retail-intel run`)")
+        return
+    health = warehouse.read("monitoring", "model_health")
+    latest = health.loc[health["checked_at"] == health["checked_at"].max()].sort_values("check_name")
+    click.echo(f"model health   run of {latest['checked_at'].iloc[0]:%Y-%m-%d %H:%M}")
+    for row in latest.itertuples():
+        figure = "-" if pd.isna(row.figure) else f"{row.figure:.4g}"
+        threshold = "" if pd.isna(row.threshold) else f" (threshold {row.threshold:.4g})"
+        promised = "" if pd.isna(row.expected) else f", promised {row.expected:.4g}"
+        click.echo(f"  {row.check_name:<20} {'ok' if row.passed else 'ALERT':<8} {figure}{threshold}{promised}")
+
+
+def _recommender(warehouse) -> None:
+    if not warehouse.exists("monitoring", "recommender_health"):
+        return
+    table = warehouse.read("monitoring", "recommender_health")
+    latest = table.loc[table["measured_at"] == table["measured_at"].max()]
+    if latest.empty:
+        return
+    first = latest.iloc[0]
+    click.echo(f"recommender    lists as of {first['lists_as_of']:%Y-%m-%d} measured to {first['window_end']:%Y-%m-%d}")
+    for row in latest.itertuples():
+        if pd.notna(row.hit_rate):
+            promised = "" if pd.isna(row.promised_hit_rate) else f", promised {row.promised_hit_rate:.3f}"
+            click.echo(
+                f"  {row.model_version}: HR@10 {row.hit_rate:.3f} (95% {row.hit_rate_low:.3f} to "
+                f"{row.hit_rate_high:.3f}) on {int(row.customers)} customers{promised}"
+            )
+        if pd.notna(row.impressions) and row.impressions > 0:
+            click.echo(
+                f"  {row.model_version}: {int(row.impressions):,} impressions, click-through "
+                f"{row.click_through_rate:.2%}, purchases per impression {row.purchase_rate:.2%}, "
+                f"revenue per impression {row.revenue_per_impression:.2f}"
+            )
+
+
+def _drift(warehouse) -> None:
     if not warehouse.exists("monitoring", "drift"):
         click.echo("data drift     not measured yet (the monitoring/drift asset runs with every `retail-intel run`)")
         return
@@ -57,7 +102,7 @@ def monitor(settings: Settings, api_url: str | None) -> None:
     for row in latest.itertuples():
         flag = "drifted" if row.drifted else "ok"
         click.echo(
-            f"  {row.feature:<20} {flag:<8} {row.test} {row.statistic:.4g} (threshold {row.threshold:.4g}), "
+            f"  {row.feature:<26} {flag:<8} {row.test} {row.statistic:.4g} (threshold {row.threshold:.4g}), "
             f"PSI {row.psi:.3f}"
         )
 

@@ -4,10 +4,14 @@ Per feature, the kind of test Evidently chooses by default, with its default thr
 that the figures read as people who know Evidently expect (scipy only; Evidently is not a
 dependency):
 
-- numeric, reference of at most ``large_sample`` rows: two-sample Kolmogorov-Smirnov, drift
-  when p < 0.05; larger: Wasserstein distance in units of the reference's standard deviation,
-  drift at >= 0.1 (a KS test on tens of thousands of rows calls every harmless shift drift);
-- categorical, small: chi-square test of homogeneity of the two windows' category counts,
+- numeric, either window of at most ``large_sample`` rows: two-sample Kolmogorov-Smirnov, drift
+  when p < 0.05; both larger: Wasserstein distance in units of the reference's standard
+  deviation, drift at >= 0.1 (a KS test on tens of thousands of rows calls every harmless shift
+  drift). Evidently decides by the reference's size alone; here the smaller window decides,
+  because a distance measured on a month of 200 orders carries sampling noise of the order of
+  its threshold (a distance of 0.14 between two samples of one distribution was seen on such a
+  month), while the test accounts for it;
+- categorical, either window small: chi-square test of homogeneity of the two windows' category counts,
   drift when p < 0.05; larger: Jensen-Shannon distance (base 2) of the category shares,
   drift at >= 0.1;
 - every feature also gets its population stability index (PSI: deciles of the reference for
@@ -74,7 +78,7 @@ def numeric_drift(
 ) -> FeatureDrift:
     ref, cur = _values(feature, reference, current)
     ref, cur = ref.astype(float).to_numpy(), cur.astype(float).to_numpy()
-    if len(ref) <= thresholds.large_sample:
+    if min(len(ref), len(cur)) <= thresholds.large_sample:
         statistic = float(stats.ks_2samp(ref, cur).pvalue)
         test, threshold = "ks_p_value", thresholds.ks_p_value
         drifted = statistic < threshold
@@ -97,7 +101,7 @@ def categorical_drift(
     categories = sorted(set(ref.astype(str)) | set(cur.astype(str)))
     ref_counts = ref.astype(str).value_counts().reindex(categories, fill_value=0).to_numpy(dtype=float)
     cur_counts = cur.astype(str).value_counts().reindex(categories, fill_value=0).to_numpy(dtype=float)
-    if len(ref) <= thresholds.large_sample:
+    if min(len(ref), len(cur)) <= thresholds.large_sample:
         # Both windows are samples: a test of homogeneity on their 2 x k table, not a fit of the
         # current window to the reference's shares (which takes them as exact, and cried drift
         # on a fifth of equal samples of 600 rows).
@@ -168,11 +172,14 @@ def _psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
 # Per-order features the drift check compares; order-level columns of the orders mart.
 ORDER_NUMERIC = ("order_value", "basket_size", "average_item_price")
 ORDER_CATEGORICAL = ("customer_state", "main_payment_type")
-# The customer's RFM at each order (when the mart has customer_unique_id): orders and spend
-# before it (frequency, monetary), and days since their previous order (recency; repeat orders
-# only, so measured only where both windows have enough of them).
-CUSTOMER_NUMERIC = ("prior_orders", "prior_spend")
-SPARSE_NUMERIC = ("days_since_previous_order",)
+# The customer's RFM at each order (when the mart has customer_unique_id): their orders and spend
+# in the RFM_LOOKBACK_DAYS before it (frequency, monetary), and days since their previous order
+# (recency). A fixed lookback, not all history: counts since the first order grow with the
+# shop's age and would drift in every shop with returning customers. Orders less than a
+# lookback after the data begins have no figure, and recency exists for repeat orders only:
+# sparse features, measured where both windows hold enough values.
+RFM_LOOKBACK_DAYS = 90
+SPARSE_NUMERIC = ("orders_prior_90d", "spend_prior_90d", "days_since_previous_order")
 CATEGORY_MIX = "main_category"
 
 
@@ -212,13 +219,10 @@ def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_day
             "main_payment_type": sold["main_payment_type"],
         }
     )
-    numeric, categorical, sparse = ORDER_NUMERIC, ORDER_CATEGORICAL, ()
+    categorical, sparse = ORDER_CATEGORICAL, ()
     if "customer_unique_id" in sold.columns:
-        customer = sold.groupby("customer_unique_id", sort=False)
-        features["prior_orders"] = customer.cumcount().astype(float)
-        features["prior_spend"] = customer["order_value"].cumsum().astype(float) - features["order_value"]
-        features["days_since_previous_order"] = customer["purchased_at"].diff().dt.total_seconds() / 86_400
-        numeric, sparse = (*numeric, *CUSTOMER_NUMERIC), SPARSE_NUMERIC
+        features = features.join(_customer_rfm(sold))
+        sparse = SPARSE_NUMERIC
     if CATEGORY_MIX in sold.columns:
         features[CATEGORY_MIX] = sold[CATEGORY_MIX]
         categorical = (*categorical, CATEGORY_MIX)
@@ -232,7 +236,36 @@ def order_windows(orders: pd.DataFrame, *, current_days: int = 30, reference_day
         reference_start=reference_start,
         current_start=current_start,
         as_of=as_of,
-        numeric=numeric,
+        numeric=ORDER_NUMERIC,
         categorical=categorical,
         sparse=sparse,
+    )
+
+
+def _customer_rfm(sold: pd.DataFrame) -> pd.DataFrame:
+    """Per order (sorted by time): the customer's orders and spend in the lookback before it, and
+    days since their previous order; NaN where the lookback reaches before the data."""
+    lookback = pd.Timedelta(days=RFM_LOOKBACK_DAYS)
+    frame = sold[["customer_unique_id", "purchased_at", "order_value"]].astype({"order_value": float})
+    frame = frame.assign(one=1.0)
+    rolled = (
+        frame.set_index("purchased_at")
+        .groupby("customer_unique_id", sort=True)[["one", "order_value"]]
+        .rolling(lookback, closed="left")
+        .sum()
+        .reset_index(level=0, drop=True)
+    )
+    # rolling() returns the customers in sorted order, each one's rows in their order in ``sold``
+    # (by time): the same order as a stable sort by customer.
+    order = frame.sort_values("customer_unique_id", kind="stable").index
+    rolled.index = order
+    covered = frame["purchased_at"] >= frame["purchased_at"].min() + lookback
+    previous = frame.groupby("customer_unique_id", sort=False)["purchased_at"].diff()
+    return pd.DataFrame(
+        {
+            "orders_prior_90d": rolled["one"].reindex(frame.index).fillna(0.0).where(covered),
+            "spend_prior_90d": rolled["order_value"].reindex(frame.index).fillna(0.0).where(covered),
+            "days_since_previous_order": previous.dt.total_seconds() / 86_400,
+        },
+        index=frame.index,
     )

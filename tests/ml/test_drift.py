@@ -124,8 +124,7 @@ def test_order_windows_split_the_last_days_from_the_ones_before():
 def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_has_them():
     from ml.monitoring.drift import order_windows
 
-    days = pd.date_range("2018-01-01", periods=200, freq="D")
-    rng = np.random.default_rng(0)
+    days = pd.date_range("2018-01-01", periods=300, freq="D")
     late = days >= days[-30]
     orders = pd.DataFrame(
         {
@@ -136,16 +135,20 @@ def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_
             "order_value": 60.0,
             "customer_state": "SP",
             "main_payment_type": "boleto",
-            # Customers c0..c9 come back every ten days; the last month sells toys only.
-            "customer_unique_id": [f"c{i % 10}" for i in range(200)],
-            "main_category": np.where(late, "toys", rng.choice(["toys", "books", "garden"], 200)),
+            # c0..c9 come back every ten days until the last month, when c0..c29 come every 30.
+            "customer_unique_id": np.where(
+                late, [f"c{i % 30}" for i in range(300)], [f"c{i % 10}" for i in range(300)]
+            ),
+            "main_category": np.where(late, "toys", np.random.default_rng(0).choice(["toys", "books", "garden"], 300)),
         }
     )
     windows = order_windows(orders, current_days=30, reference_days=170)
-    assert windows.numeric[-2:] == ("prior_orders", "prior_spend") and windows.sparse == ("days_since_previous_order",)
+    assert windows.sparse == ("orders_prior_90d", "spend_prior_90d", "days_since_previous_order")
     assert windows.categorical[-1] == "main_category"
-    assert windows.current["days_since_previous_order"].eq(10.0).all()
-    assert windows.current["prior_orders"].min() >= 17  # at least 170 days of ten-day visits before
+    reference = windows.reference
+    # Nine visits in the 90 days before each (ten-day rhythm), 540 spent; counts do not grow with time.
+    assert reference["orders_prior_90d"].eq(9.0).all() and reference["spend_prior_90d"].eq(540.0).all()
+    assert reference["days_since_previous_order"].eq(10.0).all()
     report = dataset_drift(
         windows.reference,
         windows.current,
@@ -154,8 +157,30 @@ def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_
         sparse=windows.sparse,
     )
     drifted = {feature.feature for feature in report.features if feature.drifted}
-    assert {"main_category", "prior_orders", "prior_spend"} <= drifted
-    assert "order_value" not in drifted and report.unmeasured == ()
+    assert {"main_category", "orders_prior_90d", "spend_prior_90d"} <= drifted and "order_value" not in drifted
+    # Only c0..c9's last orders follow an earlier one: ten values are too few to measure recency.
+    assert report.unmeasured == ("days_since_previous_order",)
+
+
+def test_rfm_features_are_missing_where_the_lookback_reaches_before_the_data():
+    from ml.monitoring.drift import order_windows
+
+    days = pd.date_range("2018-01-01", periods=120, freq="D")
+    orders = pd.DataFrame(
+        {
+            "purchased_at": days,
+            "is_revenue": True,
+            "items_count": 1,
+            "items_value": 50.0,
+            "order_value": 60.0,
+            "customer_state": "SP",
+            "main_payment_type": "boleto",
+            "customer_unique_id": "c0",
+        }
+    )
+    windows = order_windows(orders, current_days=30, reference_days=90)
+    both = pd.concat([windows.reference, windows.current])
+    assert both["orders_prior_90d"].isna().sum() == 90 and both["orders_prior_90d"].max() == 90.0
 
 
 def test_a_sparse_feature_with_too_few_values_is_listed_unmeasured_not_an_error():
