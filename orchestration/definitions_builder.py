@@ -13,6 +13,7 @@ from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.monitoring.data_drift import data_drift
 from orchestration.assets.monitoring.model_health import model_health
+from orchestration.assets.monitoring.recommender_bias import recommender_bias
 from orchestration.assets.monitoring.recommender_health import recommender_health
 from orchestration.assets.raw import raw_olist_files
 from orchestration.assets.serving import customer_recommendations
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         customer_recommendations,
         data_drift,
         model_health,
+        recommender_bias,
         recommender_health,
     ]
     return dg.Definitions(

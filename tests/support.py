@@ -83,3 +83,24 @@ def materialize_segments(settings: Settings, **config: object) -> dict[str, obje
         if event.asset_key.path == ["ml", "customer_segments"]
     ]
     return {key: value.value for key, value in materialization.metadata.items()}
+
+
+class _Constant:
+    def predict(self, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series(0.0, index=frame.index)
+
+
+def register_recommender(settings: Settings, hr_at_10: float) -> str:
+    """A recommender version in the tenant's registry that promised ``hr_at_10`` over its test
+    window and over the 14 days monitoring measures; its label."""
+    from orchestration.lineage import registry_for
+
+    logged = registry_for(settings).log_model_version(
+        model_name=f"{settings.tenant_id}.recommender",
+        model=_Constant(),
+        input_example=pd.DataFrame({"customer_unique_id": ["c0"]}),
+        params={},
+        metrics={"hr_at_10": hr_at_10, "hr_at_10_14d": hr_at_10},
+        lineage={"as_of_date": "2018-06-30"},
+    )
+    return f"{settings.tenant_id}.recommender/{logged.version}"

@@ -74,9 +74,10 @@ def _recommender(warehouse) -> None:
     for row in latest.itertuples():
         if pd.notna(row.hit_rate):
             promised = "" if pd.isna(row.promised_hit_rate) else f", promised {row.promised_hit_rate:.3f}"
+            baseline = "" if pd.isna(row.baseline_hit_rate) else f", popularity {row.baseline_hit_rate:.3f}"
             click.echo(
                 f"  {row.model_version}: HR@10 {row.hit_rate:.3f} (95% {row.hit_rate_low:.3f} to "
-                f"{row.hit_rate_high:.3f}) on {int(row.customers)} customers{promised}"
+                f"{row.hit_rate_high:.3f}) on {int(row.customers)} customers{promised}{baseline}"
             )
         if pd.notna(row.impressions) and row.impressions > 0:
             click.echo(

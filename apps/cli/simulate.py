@@ -18,7 +18,8 @@ import click
 from apps.cli.options import fail, warehouse_options
 from retail_intel.settings import Settings
 
-API_BATCH = 500  # the most events one POST /v1/events takes
+# Events per POST /v1/events: it takes 500, in a body of at most 64 KiB (about 230 bytes an event).
+API_BATCH = 200
 
 
 @click.command("simulate-feedback")
@@ -38,48 +39,20 @@ API_BATCH = 500  # the most events one POST /v1/events takes
 @warehouse_options
 def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_url: str | None) -> None:
     """Replay DAYS held-back days against the tenant's lists and write the events."""
-    import pandas as pd
-
-    from ml.monitoring.feedback import TruePreference, replay_days, simulate
     from ml.monitoring.online import online_metrics
-    from retail_intel.raw.purchases import purchases_after
     from retail_intel.warehouse import warehouse_for
 
-    warehouse = warehouse_for(settings)
-    missing = [name for name in ("recommendations", "orders") if not warehouse.exists(*_TABLES[name])]
-    if missing:
-        fail(f"nothing to replay against: {settings.tenant_id} has no published {' or '.join(missing)}; run first", 2)
-    orders = warehouse.read("marts", "orders")
-    as_of = pd.Timestamp(orders["purchased_at"].max()).normalize()
-    products = warehouse.read("marts", "products")
-    categories = dict(zip(products["product_id"], products["category"], strict=True))
-    interactions = warehouse.read("marts", "user_item_interactions")
-    history = interactions.groupby("customer_unique_id")["category"].agg(set).to_dict()
+    if api_url:
+        feed = ServiceFeed(api_url, top_k)
+    else:
+        warehouse = warehouse_for(settings)
+        if not warehouse.exists("ml", "recommendations"):
+            fail(f"nothing to replay against: {settings.tenant_id} has no published ml.recommendations; run first", 2)
+        feed = ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k)
     try:
-        held_back = purchases_after(settings.raw_dir, as_of + pd.Timedelta(days=1))
-        replayed = replay_days(held_back, as_of + pd.Timedelta(days=1), days)
+        events = replay(settings, days, seed, feed, echo=click.echo)
     except (OSError, ValueError) as error:
         fail(str(error), 2)
-    held_back = held_back.assign(category=held_back["product_id"].map(categories).fillna(held_back["category"]))
-    feed = (
-        _ServiceFeed(api_url, top_k)
-        if api_url
-        else _ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k)
-    )
-    click.echo(
-        f"Replaying {days} days from {replayed[0].date()} to {replayed[-1].date()} for {settings.tenant_id} "
-        f"({len(held_back.loc[held_back['purchased_at'] < replayed[-1] + pd.Timedelta(days=1)])} order items), "
-        f"lists from {feed.source}"
-    )
-    written = []
-    try:
-        for visit in simulate(held_back, history, categories, feed.serve, replayed, TruePreference(), seed):
-            written.extend(visit)
-            feed.write(visit)
-        feed.flush()
-    finally:
-        feed.close()
-    events = pd.DataFrame(written)
     counts = events["event_type"].value_counts()
     click.echo(
         f"{events['request_id'].nunique()} visits: "
@@ -94,10 +67,43 @@ def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_
         )
 
 
-_TABLES = {"recommendations": ("ml", "recommendations"), "orders": ("marts", "orders")}
+def replay(settings: Settings, days: int, seed: int, feed, echo=lambda _: None):
+    """The held-back days after the marts' last day, replayed through ``feed``; the events written.
+    ValueError/OSError when the tenant has no marts or the raw folder does not reach ``days``."""
+    import pandas as pd
+
+    from ml.monitoring.feedback import TruePreference, replay_days, simulate
+    from retail_intel.raw.purchases import purchases_after
+    from retail_intel.warehouse import warehouse_for
+
+    warehouse = warehouse_for(settings)
+    if not warehouse.exists("marts", "orders"):
+        raise ValueError(f"nothing to replay against: {settings.tenant_id} has no marts; run first")
+    as_of = pd.Timestamp(warehouse.read("marts", "orders")["purchased_at"].max()).normalize()
+    products = warehouse.read("marts", "products")
+    categories = dict(zip(products["product_id"], products["category"], strict=True))
+    history = warehouse.read("marts", "user_item_interactions").groupby("customer_unique_id")["category"].agg(set)
+    first_day = as_of + pd.Timedelta(days=1)
+    held_back = purchases_after(settings.raw_dir, first_day)
+    replayed = replay_days(held_back, first_day, days)
+    held_back = held_back.assign(category=held_back["product_id"].map(categories).fillna(held_back["category"]))
+    shown = held_back.loc[held_back["purchased_at"] < replayed[-1] + pd.Timedelta(days=1)]
+    echo(
+        f"Replaying {days} days from {replayed[0].date()} to {replayed[-1].date()} for {settings.tenant_id} "
+        f"({len(shown)} order items), lists from {feed.source}"
+    )
+    written = []
+    try:
+        for visit in simulate(held_back, history.to_dict(), categories, feed.serve, replayed, TruePreference(), seed):
+            written.extend(visit)
+            feed.write(visit)
+        feed.flush()
+    finally:
+        feed.close()
+    return pd.DataFrame(written)
 
 
-class _ListsFeed:
+class ListsFeed:
     """The published lists; events to the tenant's store, as POST /v1/events writes them."""
 
     def __init__(self, settings: Settings, lists, top_k: int) -> None:
@@ -130,7 +136,7 @@ class _ListsFeed:
         self._store.close()
 
 
-class _ServiceFeed:
+class ServiceFeed:
     """The running service: its answer to GET /v1/customers/{id}/recommendations, events POSTed back."""
 
     def __init__(self, api_url: str, top_k: int, client=None) -> None:
@@ -138,6 +144,8 @@ class _ServiceFeed:
 
         key = os.environ.get("RETAIL_INTEL_API_KEY")
         self.source = api_url
+        # A client given (a test's) stays its owner's to close.
+        self._owned = client is None
         self._client = client or httpx.Client(
             base_url=api_url.rstrip("/"), headers={"X-API-Key": key} if key else {}, timeout=30
         )
@@ -166,7 +174,8 @@ class _ServiceFeed:
             _raise_for(self._client.post("/v1/events", json={"events": _without_nulls(body)}))
 
     def close(self) -> None:
-        self._client.close()
+        if self._owned:
+            self._client.close()
 
 
 def _without_nulls(events: list[dict]) -> list[dict]:
@@ -175,4 +184,6 @@ def _without_nulls(events: list[dict]) -> list[dict]:
 
 def _raise_for(answer) -> None:
     if answer.status_code >= 400:
-        fail(f"{answer.request.method} {answer.request.url} answered {answer.status_code}: {answer.text[:300]}", 1)
+        raise ValueError(
+            f"{answer.request.method} {answer.request.url} answered {answer.status_code}: {answer.text[:300]}"
+        )

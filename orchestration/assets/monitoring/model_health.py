@@ -27,6 +27,7 @@ HEALTH_CHECKS = {
     ("ml", "customer_segments"): "segment_stability",
     ("monitoring", "drift"): "data_drift",
     ("monitoring", "recommender_health"): "recommender_health",
+    ("monitoring", "recommender_bias"): "recommender_bias",
 }
 # Where each check reports its figure.
 FIGURE_KEYS = ("value", "share_drifted")
