@@ -9,6 +9,8 @@ from __future__ import annotations
 import dagster as dg
 
 from retail_intel import quality
+from retail_intel.monitoring_config import thresholds_for
+from retail_intel.settings import Settings
 
 SAMPLE_ROWS_SHOWN = 10
 
@@ -61,3 +63,15 @@ def describe_blocking(failures: list[quality.CheckResult]) -> str:
             f"observed {failure.observed}{sample}"
         )
     return "\n".join(lines)
+
+
+def quality_config(settings: Settings, **overrides: object) -> quality.QualityConfig:
+    """The suites' run-time parameters with the tenant's data-quality thresholds (monitoring.yml):
+    a required column may be missing in ``missing_share_alert`` of rows, prices may lie beyond
+    3 sigma in ``price_outlier_share_alert`` of them."""
+    limits = thresholds_for(settings)["data_quality"]
+    return quality.QualityConfig(
+        required_mostly=1 - limits["missing_share_alert"],
+        outlier_mostly=1 - limits["price_outlier_share_alert"],
+        **overrides,
+    )

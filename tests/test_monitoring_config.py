@@ -12,11 +12,7 @@ def test_the_defaults_are_the_seed_requirements():
     assert (defaults["forecast"]["mape_target"], defaults["forecast"]["mape_alert"]) == (0.20, 0.25)
     assert (defaults["segments"]["stability_target"], defaults["segments"]["stability_alert"]) == (0.80, 0.70)
     assert (defaults["freshness"]["raw_target_hours"], defaults["freshness"]["raw_alert_hours"]) == (24, 48)
-    assert defaults["data_quality"] == {
-        "missing_share_alert": 0.01,
-        "price_outlier_share_alert": 0.001,
-        "duplicate_order_ids_alert": 0,
-    }
+    assert defaults["data_quality"] == {"missing_share_alert": 0.01, "price_outlier_share_alert": 0.001}
     assert (defaults["drift"]["wasserstein_std"], defaults["drift"]["share_of_features"]) == (0.1, 0.5)
 
 
@@ -57,3 +53,28 @@ def test_the_drift_defaults_are_the_drift_functions_own():
 
     assert load_thresholds(PACKAGED)["drift"] == {key: float(value) for key, value in asdict(DriftThresholds()).items()}
     assert DriftThresholds(**load_thresholds(PACKAGED)["drift"]) == DriftThresholds()
+
+
+def test_a_tenants_data_quality_thresholds_reach_the_expectation_suites(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from orchestration.quality import quality_config
+    from retail_intel import quality
+
+    acme = make_settings(tmp_path, tenant_id="acme")
+    default_config = quality_config(acme)
+    assert (default_config.required_mostly, default_config.outlier_mostly) == (0.99, 0.999)
+    acme.tenant_dir.mkdir(parents=True)
+    (acme.tenant_dir / "monitoring.yml").write_text("data_quality:\n  price_outlier_share_alert: 0.05\n")
+    # 2% of the products priced far out: beyond the default 0.1%, within this tenant's 5%.
+    prices = np.r_[np.random.default_rng(0).normal(100, 5, 980), np.full(20, 10_000.0)]
+    products = pd.DataFrame({"product_id": [f"p{i}" for i in range(1000)], "average_price": prices})
+
+    def outliers_passed(config) -> bool:
+        result = quality.validate_table("marts", "products", products, config=config)
+        (check,) = [check for check in result.results if check.name == "products_average_price_outliers"]
+        return check.passed
+
+    assert not outliers_passed(default_config)
+    assert quality_config(acme).outlier_mostly == 0.95 and outliers_passed(quality_config(acme))

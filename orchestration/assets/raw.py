@@ -7,7 +7,7 @@ import duckdb
 
 from orchestration.metadata import tables_metadata
 from orchestration.partitions import PARTITIONED
-from orchestration.quality import check_result, check_specs, describe_blocking
+from orchestration.quality import check_result, check_specs, describe_blocking, quality_config
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
 from retail_intel.monitoring_config import thresholds_for
@@ -80,6 +80,7 @@ def raw_olist_files(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "raw",
             {table: frame for table, frame in frames.items() if table in quality.tables_in_suite("raw")},
             context_frames=context_frames,
+            config=quality_config(settings),
             data_docs_dir=settings.quality_reports_dir / "raw",
         ).values()
         events = [

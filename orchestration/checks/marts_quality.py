@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.quality import check_result, check_specs, describe_blocking
+from orchestration.quality import check_result, check_specs, describe_blocking, quality_config
 from orchestration.resources import WarehouseResource
 from retail_intel import quality
 
@@ -28,7 +28,7 @@ def marts_quality(context: dg.AssetCheckExecutionContext, config: MartsQualityCo
         "marts",
         {table: frames[table] for table in tables},
         context_frames=frames,
-        config=quality.QualityConfig(max_age_days=config.max_age_days),
+        config=quality_config(settings, max_age_days=config.max_age_days),
         data_docs_dir=settings.quality_reports_dir / "marts",
     )
     for table, result in results.items():

@@ -24,8 +24,16 @@ class QualityConfig:
 
     # Days the latest purchase may lie before the as-of date before the marts count as stale.
     max_age_days: int = 2
+    # Shares a required column must have filled, and prices must lie within 3 sigma: one minus
+    # the tenant's data_quality.missing_share_alert and .price_outlier_share_alert.
+    required_mostly: float = 0.99
+    outlier_mostly: float = 0.999
 
     def __post_init__(self) -> None:
+        for name in ("required_mostly", "outlier_mostly"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a share between 0 and 1, got {value!r}")
         if isinstance(self.max_age_days, bool) or not isinstance(self.max_age_days, numbers.Integral):
             raise ValueError(f"max_age_days must be a whole number of days, got {self.max_age_days!r}")
         if self.max_age_days < 0:
