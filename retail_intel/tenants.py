@@ -343,6 +343,16 @@ class TenantRegistry:
             for row in rows
         }
 
+    def last_success(self, tenant_id: str) -> str | None:
+        """When the tenant's last successful run finished (its score tables' age), or None."""
+        if not self.path.exists():
+            return None
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT max(finished_at) FROM tenant_runs WHERE tenant_id = ? AND status = 'success'", (tenant_id,)
+            ).fetchone()
+        return row[0] if row else None
+
     # ---- API keys -------------------------------------------------------------------------
     def create_key(self, tenant_id: str, *, by: str, label: str = "") -> str:
         """A new key for the tenant's HTTP requests, returned once: only its SHA-256 is kept.

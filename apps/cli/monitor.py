@@ -30,12 +30,14 @@ def monitor(settings: Settings, api_url: str | None) -> None:
     click.echo(f"tenant {tenant}; thresholds from {settings.monitoring_config_path}")
     if api_url:
         _check_api(settings, api_url)
-    run = TenantRegistry.of(settings).last_runs().get(tenant)
+    registry = TenantRegistry.of(settings)
+    run = registry.last_runs().get(tenant)
     if run is None:
         click.echo("last run       none recorded")
     else:
         failed = f", {run['failed_checks']} failed checks" if run["failed_checks"] else ""
         click.echo(f"last run       {run['finished_at']} {run['status']}{failed}")
+        _scores_freshness(settings, registry.last_success(tenant))
 
     breaches = sorted(check for _, check in AlertLedger(settings.alert_ledger_path).open_breaches([tenant]))
     click.echo(f"open alerts    {len(breaches) or 'none'}")
@@ -46,6 +48,29 @@ def monitor(settings: Settings, api_url: str | None) -> None:
     _model_health(warehouse)
     _recommender(warehouse)
     _drift(warehouse)
+
+
+def _scores_freshness(settings: Settings, last_success: str | None) -> None:
+    """The score tables are as old as the last successful run: alerted (once per breach) above
+    the tenant's freshness.scores_alert_hours, like a failed check; measured before the open
+    alerts are listed, so that a breach found now is among them."""
+    from datetime import UTC, datetime
+
+    from orchestration.alerting import sinks_for
+    from retail_intel.alerts import AlertLedger, CheckOutcome, notify
+    from retail_intel.monitoring_config import thresholds_for
+
+    limit = thresholds_for(settings)["freshness"]["scores_alert_hours"]
+    if last_success is None:
+        click.echo("score tables   never published by a successful run")
+        hours, passed = None, False
+    else:
+        hours = (datetime.now(UTC) - datetime.fromisoformat(last_success)).total_seconds() / 3600
+        passed = hours <= limit
+        state = "ok" if passed else "ALERT"
+        click.echo(f"score tables   {hours:.1f} h old (alert above {limit:g} h) {state}")
+    outcome = CheckOutcome(settings.tenant_id, "scores_freshness", passed, hours, limit, detail=last_success or "")
+    notify([outcome], sinks_for(settings), AlertLedger(settings.alert_ledger_path))
 
 
 def _model_health(warehouse) -> None:
