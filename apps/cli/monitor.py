@@ -23,6 +23,7 @@ def monitor(settings: Settings, api_url: str | None) -> None:
     with --api, the service's p99 latency and error rate against the tenant's thresholds (a
     breach is alerted like a failed check)."""
     from retail_intel.alerts import AlertLedger
+    from retail_intel.monitoring_config import thresholds_for
     from retail_intel.tenants import TenantRegistry
     from retail_intel.warehouse import warehouse_for
 
@@ -46,7 +47,7 @@ def monitor(settings: Settings, api_url: str | None) -> None:
 
     warehouse = warehouse_for(settings)
     _model_health(warehouse)
-    _recommender(warehouse)
+    _recommender(warehouse, thresholds_for(settings)["recommender"])
     _drift(warehouse)
 
 
@@ -87,7 +88,7 @@ def _model_health(warehouse) -> None:
         click.echo(f"  {row.check_name:<20} {'ok' if row.passed else 'ALERT':<8} {figure}{threshold}{promised}")
 
 
-def _recommender(warehouse) -> None:
+def _recommender(warehouse, limits: dict[str, float]) -> None:
     if not warehouse.exists("monitoring", "recommender_health"):
         return
     table = warehouse.read("monitoring", "recommender_health")
@@ -100,9 +101,10 @@ def _recommender(warehouse) -> None:
         if pd.notna(row.hit_rate):
             promised = "" if pd.isna(row.promised_hit_rate) else f", promised {row.promised_hit_rate:.3f}"
             baseline = "" if pd.isna(row.baseline_hit_rate) else f", popularity {row.baseline_hit_rate:.3f}"
+            judged = "" if row.customers >= limits["min_customers"] else " (too few to judge)"
             click.echo(
                 f"  {row.model_version}: HR@10 {row.hit_rate:.3f} (95% {row.hit_rate_low:.3f} to "
-                f"{row.hit_rate_high:.3f}) on {int(row.customers)} customers{promised}{baseline}"
+                f"{row.hit_rate_high:.3f}) on {int(row.customers)} customers{judged}{promised}{baseline}"
             )
         if pd.notna(row.impressions) and row.impressions > 0:
             click.echo(
