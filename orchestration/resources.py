@@ -85,6 +85,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def write_many(self, frames: dict[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], int]:
         return self.warehouse().write_many(frames)
 
+    def with_history(self, layer: str, table: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """The monitoring tables grow: what is published, with ``rows`` after it (to write)."""
+        if not self.exists(layer, table):
+            return rows
+        history = self.read(layer, table)
+        return pd.concat([history, rows], ignore_index=True) if len(history) else rows
+
 
 def environment() -> Settings:
     """The one switch: RETAIL_INTEL_TARGET (duckdb by default) and the tenant's other settings."""

@@ -76,8 +76,7 @@ def data_drift(context: dg.AssetExecutionContext, config: DataDriftConfig, wareh
         share_drifted=report.share_drifted,
         **bounds,
     )
-    history = warehouse.read(*DRIFT_TABLE) if warehouse.exists(*DRIFT_TABLE) else measured.iloc[0:0]
-    table = pd.concat([history, measured], ignore_index=True)
+    table = warehouse.with_history(*DRIFT_TABLE, measured)
     path = settings.tenant_dir / "reports" / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_html(settings.tenant_id, measured, report.drifted, bounds), encoding="utf-8")

@@ -86,8 +86,7 @@ def model_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         )
     floats = {"figure": "float64", "threshold": "float64", "expected": "float64"}
     measured = pd.DataFrame(rows, columns=COLUMNS).astype(floats)
-    history = warehouse.read(*HEALTH_TABLE) if warehouse.exists(*HEALTH_TABLE) else measured.iloc[0:0]
-    table = pd.concat([history, measured], ignore_index=True) if len(history) else measured
+    table = warehouse.with_history(*HEALTH_TABLE, measured)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": warehouse.write(*HEALTH_TABLE, table),

@@ -78,8 +78,7 @@ def recommender_bias(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         model_version=version,
         lists_as_of=lists_as_of,
     )
-    history = warehouse.read(*BIAS_TABLE) if warehouse.exists(*BIAS_TABLE) else measured.iloc[0:0]
-    rows = warehouse.write(*BIAS_TABLE, pd.concat([history, measured], ignore_index=True) if len(history) else measured)
+    rows = warehouse.write(*BIAS_TABLE, warehouse.with_history(*BIAS_TABLE, measured))
     path = settings.tenant_dir / "reports" / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     report = _html(settings.tenant_id, version, lists_as_of, table, limits)

@@ -98,8 +98,7 @@ def recommender_health(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         else None
     )
     measured, result, outcomes = _measure(context, settings, warehouse, previous, as_of, limits)
-    history = warehouse.read(*HEALTH_TABLE) if warehouse.exists(*HEALTH_TABLE) else measured.iloc[0:0]
-    tables = {HEALTH_TABLE: pd.concat([history, measured], ignore_index=True) if len(history) else measured}
+    tables = {HEALTH_TABLE: warehouse.with_history(*HEALTH_TABLE, measured)}
     if outcomes is not None:
         tables[OUTCOMES_TABLE] = outcomes
     window_open = previous is not None and len(previous) and outcomes is None and _lists_day(previous) < as_of
