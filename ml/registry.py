@@ -191,8 +191,11 @@ class ModelRegistry:
     def attach(self, model_name: str, version: str, file_name: str, text: str) -> None:
         """A text file (a report written after the version was logged) on the version's run."""
         self._activate()
-        run_id = self.client.get_model_version(self._own(model_name), version).run_id
-        self.client.log_text(run_id, text, file_name)
+        try:
+            run_id = self.client.get_model_version(self._own(model_name), version).run_id
+            self.client.log_text(run_id, text, file_name)
+        except MlflowException as error:
+            raise RegistryError(f"cannot attach {file_name} to {model_name} version {version}: {error}") from None
 
     def is_frozen(self, model_name: str) -> bool:
         return self._model_tags(model_name).get(_FROZEN_TAG) == "true"

@@ -11,6 +11,10 @@ from retail_intel.warehouse import warehouse_for
 
 PREVIEW_ROWS = 5
 
+# Metadata a check sets to False when it judged nothing this run (too little data, a window
+# still open): it sends no alert, neither a breach nor a clearance (orchestration/runner.py).
+JUDGED = "judged"
+
 
 def tables_metadata(settings: Settings, tables: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, object]]:
     """Row count, column schema and name of each published table, read in one go."""

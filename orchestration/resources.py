@@ -90,6 +90,8 @@ class WarehouseResource(dg.ConfigurableResource):
         if not self.exists(layer, table):
             return rows
         history = self.read(layer, table)
+        if rows.empty:  # concatenating an empty frame would retype the history's columns
+            return history
         return pd.concat([history, rows], ignore_index=True) if len(history) else rows
 
 

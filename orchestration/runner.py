@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.alerting import alert_on_run
+from orchestration.metadata import JUDGED
 from orchestration.partitions import ensure_partition
 from retail_intel.settings import Settings
 from retail_intel.tenant_status import publish_tenant_status
@@ -38,6 +39,9 @@ class GraphRunReport:
     run_seconds: float = 0.0
     # Seconds inside the raw step: parsing and loading vs. the raw quality suite.
     raw_phase_seconds: dict[str, float] = field(default_factory=dict)
+    # Checks that measured nothing this run (metadata judged=False): neither a breach nor a
+    # clearance, so they send no alert (a window still open must not clear yesterday's breach).
+    unjudged_checks: list[str] = field(default_factory=list)
     # The champion version each model asset served its table from: {"ml/revenue_forecast": "2"}.
     champions: dict[str, str] = field(default_factory=dict)
     # Each model's figure on this run's evaluation beside its best simple baseline's (metadata.headline).
@@ -254,7 +258,11 @@ def report_from_events(events, *, success: bool, log: Log) -> GraphRunReport:
                 for key, value in evaluation.metadata.items()
                 if isinstance(value.value, int | float) and not isinstance(value.value, bool)
             }
-            report.checks[label] = (evaluation.passed, figures)
+            judged = evaluation.metadata.get(JUDGED)
+            if judged is not None and judged.value is False:
+                report.unjudged_checks.append(label)
+            else:
+                report.checks[label] = (evaluation.passed, figures)
             if evaluation.passed:
                 report.passed_checks += 1
             elif evaluation.severity == dg.AssetCheckSeverity.ERROR:

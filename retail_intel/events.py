@@ -54,9 +54,9 @@ class EventStore:
     def count(self) -> int:
         return self._table.count()
 
-    def since(self, moment: datetime) -> pd.DataFrame:
-        """The events that occurred at or after ``moment``."""
-        return self._table.since("occurred_at", moment)
+    def since(self, moment: datetime, before: datetime | None = None) -> pd.DataFrame:
+        """The events that occurred at or after ``moment`` (and before ``before``, if given)."""
+        return self._table.since("occurred_at", moment, before)
 
     def close(self) -> None:
         self._table.close()

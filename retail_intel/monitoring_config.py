@@ -4,6 +4,7 @@ of them. Every threshold the monitoring checks read comes from here."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,9 @@ import yaml
 from retail_intel.settings import Settings
 
 PACKAGED = Path(__file__).resolve().parent / "monitoring.yml"
+# Keys earlier defaults had and nothing reads any more: a tenant's copy of them is ignored with a
+# warning rather than refused, so that an old file keeps working.
+RETIRED = {("data_quality", "duplicate_order_ids_alert"): "a duplicate order id always blocks the run"}
 
 
 class MonitoringConfigError(ValueError):
@@ -29,6 +33,9 @@ def load_thresholds(path: Path) -> dict[str, dict[str, float]]:
         if section not in defaults:
             raise MonitoringConfigError(f"{path}: unknown section {section!r}; known: {', '.join(sorted(defaults))}")
         for key, value in values.items():
+            if (section, key) in RETIRED:
+                warnings.warn(f"{path}: {section}.{key} is no longer read: {RETIRED[section, key]}", stacklevel=2)
+                continue
             if key not in defaults[section]:
                 known = ", ".join(sorted(defaults[section]))
                 raise MonitoringConfigError(f"{path}: unknown key {section}.{key}; known: {known}")

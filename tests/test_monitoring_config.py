@@ -78,3 +78,13 @@ def test_a_tenants_data_quality_thresholds_reach_the_expectation_suites(tmp_path
 
     assert not outliers_passed(default_config)
     assert quality_config(acme).outlier_mostly == 0.95 and outliers_passed(quality_config(acme))
+
+
+def test_a_retired_key_in_an_old_tenant_file_is_ignored_with_a_warning(tmp_path):
+    import pytest
+
+    old = tmp_path / "monitoring.yml"
+    old.write_text("data_quality:\n  duplicate_order_ids_alert: 0\n  missing_share_alert: 0.02\n")
+    with pytest.warns(UserWarning, match="duplicate_order_ids_alert is no longer read"):
+        thresholds = load_thresholds(old)
+    assert thresholds["data_quality"] == {"missing_share_alert": 0.02, "price_outlier_share_alert": 0.001}

@@ -53,6 +53,9 @@ def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_
         events = replay(settings, days, seed, feed, echo=click.echo)
     except (OSError, ValueError) as error:
         fail(str(error), 2)
+    if events.empty:
+        click.echo("nobody visited on those days: no event written")
+        return
     counts = events["event_type"].value_counts()
     click.echo(
         f"{events['request_id'].nunique()} visits: "

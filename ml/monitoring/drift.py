@@ -248,17 +248,14 @@ def _customer_rfm(sold: pd.DataFrame) -> pd.DataFrame:
     lookback = pd.Timedelta(days=RFM_LOOKBACK_DAYS)
     frame = sold[["customer_unique_id", "purchased_at", "order_value"]].astype({"order_value": float})
     frame = frame.assign(one=1.0)
+    # rolling(on=...) keeps each row's own index (under the customer level), so the sums go
+    # back to their orders by label, not by position.
     rolled = (
-        frame.set_index("purchased_at")
-        .groupby("customer_unique_id", sort=True)[["one", "order_value"]]
-        .rolling(lookback, closed="left")
+        frame.groupby("customer_unique_id", sort=False)[["purchased_at", "one", "order_value"]]
+        .rolling(lookback, on="purchased_at", closed="left")
         .sum()
-        .reset_index(level=0, drop=True)
+        .droplevel(0)
     )
-    # rolling() returns the customers in sorted order, each one's rows in their order in ``sold``
-    # (by time): the same order as a stable sort by customer.
-    order = frame.sort_values("customer_unique_id", kind="stable").index
-    rolled.index = order
     covered = frame["purchased_at"] >= frame["purchased_at"].min() + lookback
     previous = frame.groupby("customer_unique_id", sort=False)["purchased_at"].diff()
     return pd.DataFrame(

@@ -16,7 +16,7 @@ NOT_REVENUE = ("canceled", "unavailable")
 
 def purchases_after(raw_dir: Path, after: pd.Timestamp) -> pd.DataFrame:
     """customer_unique_id, product_id, category, price, purchased_at of the revenue order items
-    bought after ``after``, oldest first."""
+    bought at or after ``after``, oldest first."""
 
     def read(name: str, columns: list[str]) -> pd.DataFrame:
         path = raw_dir / name
@@ -29,7 +29,7 @@ def purchases_after(raw_dir: Path, after: pd.Timestamp) -> pd.DataFrame:
 
     orders = read("olist_orders_dataset.csv", ["order_id", "customer_id", "order_status", "order_purchase_timestamp"])
     orders = orders.assign(purchased_at=pd.to_datetime(orders["order_purchase_timestamp"], errors="coerce"))
-    orders = orders.loc[(orders["purchased_at"] > after) & ~orders["order_status"].isin(NOT_REVENUE)]
+    orders = orders.loc[(orders["purchased_at"] >= after) & ~orders["order_status"].isin(NOT_REVENUE)]
     customers = read("olist_customers_dataset.csv", ["customer_id", "customer_unique_id"])
     items = read("olist_order_items_dataset.csv", ["order_id", "product_id", "price"])
     products = read("olist_products_dataset.csv", ["product_id", "product_category_name"])

@@ -93,8 +93,8 @@ class AppendTable(ABC):
     def count(self) -> int: ...
 
     @abstractmethod
-    def since(self, column: str, moment: object) -> pd.DataFrame:
-        """The rows whose ``column`` is at or after ``moment``."""
+    def since(self, column: str, moment: object, before: object | None = None) -> pd.DataFrame:
+        """The rows whose ``column`` is at or after ``moment`` (and before ``before``, if given)."""
 
     def close(self) -> None:
         return None

@@ -225,10 +225,14 @@ class _DuckDBAppendTable(AppendTable):
         with self._lock:
             return int(self._connection.execute(f"SELECT count(*) FROM {self._relation}").fetchone()[0])
 
-    def since(self, column: str, moment: object) -> pd.DataFrame:
+    def since(self, column: str, moment: object, before: object | None = None) -> pd.DataFrame:
         query = f"SELECT * FROM {self._relation} WHERE {quote_ident(column)} >= ?"
+        parameters = [moment]
+        if before is not None:
+            query += f" AND {quote_ident(column)} < ?"
+            parameters.append(before)
         with self._lock:
-            return self._connection.execute(query, [moment]).df()
+            return self._connection.execute(query, parameters).df()
 
     def close(self) -> None:
         self._connection.close()

@@ -378,9 +378,14 @@ class _PostgresAppendTable(AppendTable):
             cursor.execute(f"SELECT count(*) FROM {self._relation}")
             return int(cursor.fetchone()[0])
 
-    def since(self, column: str, moment: object) -> pd.DataFrame:
+    def since(self, column: str, moment: object, before: object | None = None) -> pd.DataFrame:
+        query = f"SELECT * FROM {self._relation} WHERE {quote_ident(column)} >= %s"
+        parameters = [moment]
+        if before is not None:
+            query += f" AND {quote_ident(column)} < %s"
+            parameters.append(before)
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM {self._relation} WHERE {quote_ident(column)} >= %s", (moment,))
+            cursor.execute(query, parameters)
             return _typed(cursor.fetchall(), cursor.description)
 
 

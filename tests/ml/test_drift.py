@@ -188,3 +188,20 @@ def test_a_sparse_feature_with_too_few_values_is_listed_unmeasured_not_an_error(
     current = pd.DataFrame({"a": normal(1, 200), "gap": [np.nan] * 200})
     report = dataset_drift(reference, current, numeric=["a"], sparse=["gap"])
     assert [feature.feature for feature in report.features] == ["a"] and report.unmeasured == ("gap",)
+
+
+def test_rfm_features_go_back_to_their_own_orders_when_customers_interleave():
+    from ml.monitoring.drift import _customer_rfm
+
+    # a buys every 10 days for 10 each, b every 30 days for 100 each, interleaved in time.
+    a = pd.DataFrame({"customer_unique_id": "a", "purchased_at": pd.date_range("2018-01-01", periods=20, freq="10D")})
+    b = pd.DataFrame({"customer_unique_id": "b", "purchased_at": pd.date_range("2018-01-03", periods=7, freq="30D")})
+    sold = pd.concat([a.assign(order_value=10.0), b.assign(order_value=100.0)], ignore_index=True)
+    sold = sold.sample(frac=1, random_state=0).sort_values("purchased_at", kind="stable")
+    rfm = _customer_rfm(sold).join(sold)
+    late = rfm.loc[rfm["purchased_at"] >= pd.Timestamp("2018-04-15")]
+    by_customer = late.groupby("customer_unique_id")[["orders_prior_90d", "spend_prior_90d"]].agg(["min", "max"])
+    # The 90 days before an order, [t - 90 days, t): nine of a's visits, three of b's.
+    assert by_customer.loc["a"].tolist() == [9.0, 9.0, 90.0, 90.0]
+    assert by_customer.loc["b"].tolist() == [3.0, 3.0, 300.0, 300.0]
+    assert set(rfm.groupby("customer_unique_id")["days_since_previous_order"].max()) == {10.0, 30.0}

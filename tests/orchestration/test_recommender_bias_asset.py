@@ -57,6 +57,12 @@ def test_a_state_the_lists_never_hit_is_flagged_reported_and_attached(tmp_path):
     run_id = registry_for(settings).client.get_model_version(model, number).run_id
     assert REPORT_NAME in [artifact.path for artifact in registry_for(settings).client.list_artifacts(run_id)]
 
+    # The outcomes stay until the next measured window: the next run reports nothing twice.
+    again = _run(settings)
+    assert again.passed and "reported by an earlier run" in again.metadata["note"].value
+    assert again.metadata["judged"].value is False
+    assert len(warehouse.read(*BIAS_TABLE)) == len(table)
+
 
 def test_nothing_measured_yet_passes_and_says_so(tmp_path):
     check = _run(make_settings(tmp_path / "home"))

@@ -19,7 +19,7 @@ from ml.monitoring.bias import BiasLimits, bias_table
 from ml.registry import RegistryError
 from orchestration.assets.monitoring.recommender_health import HEALTH_TABLE, OUTCOMES_TABLE
 from orchestration.lineage import registry_for
-from orchestration.metadata import frame_preview
+from orchestration.metadata import JUDGED, frame_preview
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 from retail_intel.monitoring_config import thresholds_for
@@ -41,16 +41,25 @@ def recommender_bias(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """Quality (HR@10, calibration) and exposure (impressions, coupon bands) of the measured
     lists by segment and by state, with the groups served much worse than average flagged."""
     settings = warehouse.settings()
+    note = None
     if not warehouse.exists(*OUTCOMES_TABLE):
         note = "no lists measured on purchases yet (monitoring/recommender_health measures the previous run's)"
+    else:
+        outcomes = warehouse.read(*OUTCOMES_TABLE)
+        version, lists_as_of = str(outcomes["model_version"].iloc[0]), outcomes["lists_as_of"].iloc[0]
+        if _reported(warehouse, version, lists_as_of):
+            note = f"the lists of {version} as of {pd.Timestamp(lists_as_of).date()} were reported by an earlier run"
+    if note is not None:
         yield dg.MaterializeResult(metadata={"skipped_reason": note})
         yield dg.AssetCheckResult(
-            check_name="recommender_bias", passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"note": note}
+            check_name="recommender_bias",
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"note": note, JUDGED: False},
         )
         return
     configured = thresholds_for(settings)["bias"]
     limits = BiasLimits(configured["worse_ratio"], configured["significance"], int(configured["min_customers"]))
-    outcomes = warehouse.read(*OUTCOMES_TABLE)
     groups = warehouse.read("marts", "customer_rfm")[["customer_unique_id", "customer_state"]]
     if warehouse.exists("ml", "customer_segments"):
         segments = warehouse.read("ml", "customer_segments")[["customer_unique_id", "segment"]]
@@ -70,7 +79,6 @@ def recommender_bias(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         bands=bands,
         limits=limits,
     )
-    version, lists_as_of = str(outcomes["model_version"].iloc[0]), outcomes["lists_as_of"].iloc[0]
     measured = table.assign(
         tenant_id=settings.tenant_id,
         run_id=context.run.run_id,
@@ -110,11 +118,20 @@ def recommender_bias(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
 
 
+def _reported(warehouse: WarehouseResource, version: str, lists_as_of) -> bool:
+    """The outcomes stay until the next measured window; each window is reported once."""
+    if not warehouse.exists(*BIAS_TABLE):
+        return False
+    done = warehouse.read(*BIAS_TABLE)
+    same = (done["model_version"] == version) & (pd.to_datetime(done["lists_as_of"]) == pd.Timestamp(lists_as_of))
+    return bool(same.any())
+
+
 def _attach(settings, version_label: str, report: str) -> str:
     model, _, version = version_label.rpartition("/")
     try:
         registry_for(settings).attach(model, version, REPORT_NAME, report)
-    except RegistryError as error:  # another tenant's name in this tenant's table: not ours to write
+    except RegistryError as error:  # another tenant's name, or a version since deleted
         return f"not attached: {error}"
     return f"attached to {version_label} as {REPORT_NAME}"
 

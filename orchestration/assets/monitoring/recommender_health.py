@@ -42,7 +42,7 @@ from ml.monitoring.online import (
 )
 from ml.registry import RegistryError
 from orchestration.lineage import registry_for
-from orchestration.metadata import frame_preview
+from orchestration.metadata import JUDGED, frame_preview
 from orchestration.partitions import PARTITIONED
 from orchestration.resources import WarehouseResource
 from retail_intel.events import COLUMNS as EVENT_COLUMNS
@@ -134,7 +134,10 @@ def _measure(context, settings, warehouse, previous, as_of, limits):
         return empty, _unmeasured(reason, limits), None
     interactions = warehouse.read("marts", "user_item_interactions")
     first = pd.to_datetime(interactions["first_purchased_at"])
-    start, end = lists_as_of + pd.Timedelta(days=1), as_of + pd.Timedelta(days=1)
+    # Exactly window_days, whatever the gap between runs: the promise is for that many days.
+    window_days = int(limits["window_days"])
+    start = lists_as_of + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=window_days)
     before, after = interactions.loc[first < start], interactions.loc[(first >= start) & (first < end)]
     offline = realised_hit_rate(previous, before, after, K)
     outcomes = customer_outcomes(previous, before, after, K)
@@ -142,9 +145,8 @@ def _measure(context, settings, warehouse, previous, as_of, limits):
     baseline_hits = outcomes[["customer_unique_id"]].merge(baseline[["customer_unique_id", "hit"]], how="left")
     baseline_rate = float(baseline_hits["hit"].fillna(0).mean()) if len(outcomes) else None
     version = str(previous["model_version"].iloc[0])
-    window_days = int(limits["window_days"])
     promised = _promised(settings, version, window_metric(window_days))
-    events, events_note = _events(settings, start)
+    events, events_note = _events(settings, start, end)
     online = online_metrics(events)
     row = {
         "model_version": version,
@@ -164,7 +166,7 @@ def _measure(context, settings, warehouse, previous, as_of, limits):
         run_id=context.run.run_id,
         measured_at=datetime.now(UTC).replace(tzinfo=None),
         lists_as_of=lists_as_of,
-        window_end=as_of,
+        window_end=end - pd.Timedelta(days=1),
     ).reindex(columns=COLUMNS)
     measured = measured.astype({column: "float64" for column in COLUMNS[6:]})
     threshold = None if promised is None else limits["hit_rate_alert_ratio"] * promised
@@ -181,13 +183,14 @@ def _measure(context, settings, warehouse, previous, as_of, limits):
         "significance": limits["significance"],
         "customers": offline.customers,
         "min_customers": limits["min_customers"],
-        "window": f"{start.date()} to {as_of.date()}",
+        "window": f"{start.date()} to {(end - pd.Timedelta(days=1)).date()}",
         "lists_version": version,
         "events": events_note,
     }
     for column in ("impressions", "click_through_rate", "purchase_rate", "revenue_per_impression"):
         if pd.notna(own[column]):
             metadata[column] = float(own[column])
+    metadata[JUDGED] = judged
     passed = not (judged and offline.rate < threshold and p_value < limits["significance"])
     check = dg.AssetCheckResult(
         check_name="recommender_health", passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
@@ -216,7 +219,7 @@ def _unmeasured(reason: str, limits) -> dg.AssetCheckResult:
         check_name="recommender_health",
         passed=True,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"note": reason, "hit_rate_alert_ratio": limits["hit_rate_alert_ratio"]},
+        metadata={"note": reason, "hit_rate_alert_ratio": limits["hit_rate_alert_ratio"], JUDGED: False},
     )
 
 
@@ -230,8 +233,8 @@ def _promised(settings, version_label: str, metric: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _events(settings, since: pd.Timestamp) -> tuple[pd.DataFrame, str]:
-    """The serving events since ``since``, and a note of what was read. On DuckDB the running
+def _events(settings, since: pd.Timestamp, before: pd.Timestamp) -> tuple[pd.DataFrame, str]:
+    """The serving events of the window, and a note of what was read. On DuckDB the running
     service holds the events file: then no online figure this run, and the note says why."""
     try:
         store = EventStore(settings)
@@ -239,7 +242,7 @@ def _events(settings, since: pd.Timestamp) -> tuple[pd.DataFrame, str]:
         nothing = pd.DataFrame({column: pd.Series(dtype="object") for column in EVENT_COLUMNS})
         return nothing, f"not read: {error}"[:300]
     try:
-        events = store.since(since.to_pydatetime())
+        events = store.since(since.to_pydatetime(), before.to_pydatetime())
     finally:
         store.close()
-    return events, f"{len(events)} events since {since.date()}"
+    return events, f"{len(events)} events from {since.date()} to {(before - pd.Timedelta(days=1)).date()}"
