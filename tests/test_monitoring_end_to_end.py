@@ -2,13 +2,15 @@
 with a known truth (#15).
 
 A long-history shop (customers who come back, a catalogue of 1,500 products) is built as of
-ten weeks before its data ends. A fortnight of held-back days is replayed against the service;
-the next run measures the lists: healthy, no recommender alert. Then the published lists are
-replaced by a deliberately degraded model's (random products), the service serves them for
-a fortnight, and the next run trips recommender_health and sends exactly one alert to the
-file sink, naming the tenant, the check, the figure, the threshold and the run; the degraded
-fortnight also reads worse online (click-through) than the healthy one. A run the same day
-after it (the new lists' window not yet closed) judges nothing and clears nothing.
+fourteen weeks before its data ends. Its monitoring.yml measures lists over four weeks (a
+fortnight of this small shop holds about 20 customers with a first purchase, fewer than the 30
+a verdict needs). Four weeks of held-back days are replayed against the service; the next run
+measures the lists: healthy, no recommender alert. Then the published lists are replaced by a
+deliberately degraded model's (random products), the service serves them for four weeks, and
+the next run trips recommender_health and sends exactly one alert to the file sink, naming the
+tenant, the check, the figure, the threshold and the run; the degraded weeks also read worse
+online (click-through) than the healthy ones. A run the same day after it (the new lists'
+window not yet closed) judges nothing and clears nothing.
 """
 
 import json
@@ -65,17 +67,19 @@ def test_a_degraded_recommender_trips_its_health_check_once_and_healthy_lists_do
     raw = tmp_path / "raw"
     generate(preset_config("long_history", orders=8000, seed=3), raw)
     settings = make_settings(tmp_path / "home", raw_dir_override=raw)
+    settings.tenant_dir.mkdir(parents=True)
+    (settings.tenant_dir / "monitoring.yml").write_text("recommender:\n  window_days: 28\n")
 
+    _run(settings, date(2018, 7, 11))
+    healthy = _serve_and_replay(settings, days=28, seed=1)
     _run(settings, date(2018, 8, 8))
-    healthy = _serve_and_replay(settings, days=14, seed=1)
-    _run(settings, date(2018, 8, 22))
     assert not [alert for alert in _alerts(settings) if alert["check"] == CHECK]
     health = warehouse_for(settings).read(*HEALTH_TABLE)
     (measured,) = health.itertuples()
-    assert measured.customers >= 20 and measured.impressions == (healthy["event_type"] == "impression").sum()
+    assert measured.customers >= 30 and measured.impressions == (healthy["event_type"] == "impression").sum()
 
     _degrade(settings)
-    degraded = _serve_and_replay(settings, days=14, seed=2)
+    degraded = _serve_and_replay(settings, days=28, seed=2)
     _run(settings, date(2018, 9, 5))
     breaches = [alert for alert in _alerts(settings) if alert["check"] == CHECK]
     assert len(breaches) == 1
