@@ -82,10 +82,10 @@ COLUMNS = [
     **PARTITIONED,
 )
 def recommender_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Lists kept ``window_days`` ago measured on the purchases and events since (offline HR@10
-    with its interval against the popularity baseline on the same customers; online
-    click-through, purchases and revenue per impression by version); then this run's lists kept
-    for the next window."""
+    """Lists kept ``window_days`` ago measured on the purchases and events of that window
+    (offline HR@10 with its interval against what their version promised over such a window,
+    the popularity baseline on the same customers beside it; online click-through, purchases
+    and revenue per impression by version); then this run's lists kept for the next window."""
     settings = warehouse.settings()
     limits = thresholds_for(settings)["recommender"]
     as_of = pd.Timestamp(warehouse.read("marts", "orders")["purchased_at"].max()).normalize()
