@@ -6,9 +6,9 @@ test on the same users, and calls equal rankers different at about the stated ra
 import numpy as np
 import pytest
 
-from ml.experiments.analysis import difference_in_means
 from ml.experiments.bandit import DiscountedThompson, simulate_regret
 from ml.experiments.interleaving import TEAM_A, TEAM_B, credit, preference, team_draft
+from ml.experiments.simulation import ab_p_value, clicks, impressions_needed, interleaving_p_value, ranker_truth
 
 FLIP = 6000
 
@@ -49,52 +49,10 @@ def test_team_draft_alternates_teams_and_shows_each_item_once():
     assert credit(["A", "B", "A"], [0, 2]) == TEAM_A and credit(["A", "B"], [0, 1]) is None
 
 
-def _rankers(seed: int, noise_b: float) -> tuple[np.ndarray, list[int], list[int]]:
-    rng = np.random.default_rng(seed)
-    attractiveness = rng.beta(1.0, 12.0, 60)
-    a = list(np.argsort(-(attractiveness + rng.normal(0, 0.003, 60)))[:10])
-    b = list(np.argsort(-(attractiveness + rng.normal(0, noise_b, 60)))[:10])
-    return attractiveness, a, b
-
-
-def _clicks(items: list[int], attractiveness: np.ndarray, rng) -> np.ndarray:
-    """Positions clicked: each user has an activity level (log-normal, mean 1: most click
-    little, a few a lot), times the item's attractiveness, times the position's discount."""
-    activity = rng.lognormal(-0.98, 1.4)
-    examine = 1 / np.log2(np.arange(2, len(items) + 2))
-    return np.flatnonzero(rng.random(len(items)) < activity * attractiveness[items] * examine)
-
-
-def _ab_p_value(impressions: int, seed: int, noise_b: float) -> float:
-    attractiveness, a, b = _rankers(seed, noise_b)
-    rng = np.random.default_rng(seed + 1)
-    clicks_a = [len(_clicks(a, attractiveness, rng)) for _ in range(impressions // 2)]
-    clicks_b = [len(_clicks(b, attractiveness, rng)) for _ in range(impressions // 2)]
-    return difference_in_means(clicks_a, clicks_b).p_value
-
-
-def _interleaving_p_value(impressions: int, seed: int, noise_b: float) -> float:
-    attractiveness, a, b = _rankers(seed, noise_b)
-    rng = np.random.default_rng(seed + 1)
-    winners = []
-    for _ in range(impressions):
-        shown, teams = team_draft(a, b, 10, rng)
-        winners.append(credit(teams, _clicks(shown, attractiveness, rng)))
-    return preference(winners).p_value
-
-
-def _impressions_needed(p_value, noise_b: float, seeds: range) -> int | None:
-    """The fewest impressions (of a doubling grid) at which 80% of the seeds reach p < 0.05."""
-    for impressions in (250, 500, 1000, 2000, 4000, 8000, 16000, 32000):
-        if np.mean([p_value(impressions, seed, noise_b) < 0.05 for seed in seeds]) >= 0.8:
-            return impressions
-    return None
-
-
 def test_interleaving_reaches_a_verdict_with_fewer_impressions_than_an_ab_test():
     seeds = range(10)
-    interleaving = _impressions_needed(_interleaving_p_value, 0.1, seeds)
-    ab = _impressions_needed(_ab_p_value, 0.1, seeds)
+    interleaving = impressions_needed(interleaving_p_value, 0.1, seeds)
+    ab = impressions_needed(ab_p_value, 0.1, seeds)
     print(f"impressions for 80% power: interleaving {interleaving}, A/B {ab}")
     # Here 500 against 2,000: every user compares both rankers, so how much each user clicks
     # cancels out of interleaving and stays in the A/B test's variance.
@@ -102,12 +60,13 @@ def test_interleaving_reaches_a_verdict_with_fewer_impressions_than_an_ab_test()
 
 
 def test_equal_rankers_are_called_different_at_about_the_stated_rate():
-    attractiveness, a, _ = _rankers(0, 0.05)
+    truth = ranker_truth(0, 0.05)
+    attractiveness, a = truth.attractiveness, truth.a
     called = 0
     for seed in range(200):
         rng = np.random.default_rng(seed)
         winners = [
-            credit(teams, _clicks(shown, attractiveness, rng))
+            credit(teams, clicks(shown, attractiveness, rng))
             for shown, teams in (team_draft(a, a, 10, rng) for _ in range(400))
         ]
         called += preference(winners).p_value < 0.05
