@@ -161,3 +161,22 @@ def test_as_of_date_rebuilds_the_past(settings, generated_raw_dir, raw):
     assert len(seen) == len(delivered_later)
     assert {status for status, _ in seen} <= {"shipped", "approved", "created"}
     assert all(delivered_at is None for _, delivered_at in seen)
+
+
+def test_an_events_file_another_process_holds_is_busy_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    from retail_intel.warehouse import WarehouseBusyError
+    from retail_intel.warehouse.duckdb_file import _DuckDBAppendTable
+
+    path = tmp_path / "events.duckdb"
+    hold = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusyError, match="open in another process"):
+            _DuckDBAppendTable(path, "events", "serving_events", "create table if not exists {table} (a int)")
+    finally:
+        holder.kill()
+        holder.wait()

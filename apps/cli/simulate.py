@@ -40,7 +40,7 @@ API_BATCH = 200
 def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_url: str | None) -> None:
     """Replay DAYS held-back days against the tenant's lists and write the events."""
     from ml.monitoring.online import online_metrics
-    from retail_intel.warehouse import warehouse_for
+    from retail_intel.warehouse import WarehouseBusyError, warehouse_for
 
     if api_url:
         feed = ServiceFeed(api_url, top_k)
@@ -48,7 +48,10 @@ def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_
         warehouse = warehouse_for(settings)
         if not warehouse.exists("ml", "recommendations"):
             fail(f"nothing to replay against: {settings.tenant_id} has no published ml.recommendations; run first", 2)
-        feed = ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k)
+        try:
+            feed = ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k)
+        except WarehouseBusyError as error:
+            fail(f"{error}; replay against the service instead: --api URL", 2)
     try:
         events = replay(settings, days, seed, feed, echo=click.echo)
     except (OSError, ValueError) as error:

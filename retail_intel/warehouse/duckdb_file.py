@@ -209,7 +209,10 @@ class _DuckDBAppendTable(AppendTable):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._relation = f"{quote_ident(schema)}.{quote_ident(table)}"
-        self._connection = duckdb.connect(str(path))
+        try:
+            self._connection = duckdb.connect(str(path))
+        except duckdb.IOException as error:  # DuckDB lets one process at a time open a file to write
+            raise WarehouseBusyError(f"{path} is open in another process (the running service?): {error}") from None
         self._connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
         self._connection.execute(ddl.format(table=self._relation))
 

@@ -27,7 +27,6 @@ almost nobody, so lists that learnt nothing would tie with it.
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
 from ml.monitoring.online import (
@@ -48,6 +47,7 @@ from orchestration.resources import WarehouseResource
 from retail_intel.events import COLUMNS as EVENT_COLUMNS
 from retail_intel.events import EventStore
 from retail_intel.monitoring_config import thresholds_for
+from retail_intel.warehouse import WarehouseBusyError
 
 HEALTH_TABLE = ("monitoring", "recommender_health")
 SERVED_TABLE = ("monitoring", "served_lists")
@@ -238,7 +238,7 @@ def _events(settings, since: pd.Timestamp, before: pd.Timestamp) -> tuple[pd.Dat
     service holds the events file: then no online figure this run, and the note says why."""
     try:
         store = EventStore(settings)
-    except duckdb.IOException as error:
+    except WarehouseBusyError as error:
         nothing = pd.DataFrame({column: pd.Series(dtype="object") for column in EVENT_COLUMNS})
         return nothing, f"not read: {error}"[:300]
     try:
