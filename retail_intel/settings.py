@@ -230,6 +230,11 @@ class Settings:
         return self.tenant_dir / "engine_switch.json"
 
     @property
+    def experiments_path(self) -> Path:
+        """The tenant's online experiments and their audit (retail_intel/experiments.py)."""
+        return self.tenant_dir / "experiments.sqlite"
+
+    @property
     def events_path(self) -> Path:
         """DuckDB file of serving events (impressions, clicks, ...). Not the published warehouse
         file: that one is replaced by every run and opened read-only by the service."""

@@ -1,0 +1,217 @@
+"""Online experiments as data, per tenant: what runs, on whom, and who changed it.
+
+An experiment has a kind (``ab``, ``bandit`` or ``interleaving``), arms (model versions such as
+``acme.recommender/3``, or strategies: ``popularity``, ``nothing``), a salt (its own draws,
+ml/experiments/assignment.py), a rollout share that ``advance`` raises stage by stage, a
+primary metric and guardrails, and a status: draft, running, stopped. One experiment runs at a
+time per tenant, so that a customer is never in two. Every change is audited (who, when, what),
+like the engine switch. The store is a SQLite file in the tenant's folder; queries are
+parameterized.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ml.registry import current_user
+
+KINDS = ("ab", "bandit", "interleaving")
+DRAFT, RUNNING, STOPPED = "draft", "running", "stopped"
+# The staged rollout: a first test on a small share, then raised step by step.
+STAGES = (0.10, 0.25, 0.50, 1.00)
+STRATEGIES = ("popularity", "nothing")
+
+_SCHEMA = """
+create table if not exists experiments (
+    name text primary key,
+    kind text not null,
+    arms text not null,
+    salt text not null,
+    rollout real not null,
+    status text not null,
+    primary_metric text not null,
+    guardrails text not null,
+    horizon_days integer not null,
+    created_at text not null,
+    created_by text not null,
+    started_at text,
+    stopped_at text
+);
+create table if not exists experiment_audit (
+    name text not null,
+    at text not null,
+    by text not null,
+    action text not null,
+    detail text not null
+);
+"""
+
+
+class ExperimentError(ValueError):
+    """A refused change; the message says why."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    kind: str
+    arms: dict[str, float]  # arm -> weight
+    salt: str
+    rollout: float
+    status: str
+    primary_metric: str
+    guardrails: list[str]
+    horizon_days: int
+    created_at: str
+    created_by: str
+    started_at: str | None
+    stopped_at: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ExperimentStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path)) as connection:
+            connection.row_factory = sqlite3.Row
+            connection.executescript(_SCHEMA)
+            with connection:
+                yield connection
+
+    def create(
+        self,
+        name: str,
+        kind: str,
+        arms: dict[str, float],
+        *,
+        primary_metric: str = "revenue_14d",
+        guardrails: list[str] | None = None,
+        horizon_days: int = 14,
+        by: str | None = None,
+    ) -> Experiment:
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ExperimentError(f"an experiment name is letters, digits, - and _; got {name!r}")
+        if kind not in KINDS:
+            raise ExperimentError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if len(arms) < 2 or any(weight <= 0 for weight in arms.values()):
+            raise ExperimentError("an experiment needs at least two arms with positive weights")
+        if kind == "interleaving" and len(arms) != 2:
+            raise ExperimentError("interleaving compares exactly two arms")
+        if horizon_days < 1:
+            raise ExperimentError(f"horizon_days must be at least 1, got {horizon_days}")
+        who = by or current_user()
+        with self._connection() as connection:
+            if connection.execute("select 1 from experiments where name = ?", (name,)).fetchone():
+                raise ExperimentError(f"an experiment named {name!r} exists already")
+            connection.execute(
+                "insert into experiments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
+                (
+                    name,
+                    kind,
+                    json.dumps(arms),
+                    secrets.token_hex(8),
+                    0.0,
+                    DRAFT,
+                    primary_metric,
+                    json.dumps(guardrails or []),
+                    horizon_days,
+                    _now(),
+                    who,
+                ),
+            )
+            self._audit(connection, name, who, "create", f"{kind} over {', '.join(arms)}")
+        return self.get(name)
+
+    def get(self, name: str) -> Experiment:
+        with self._connection() as connection:
+            row = connection.execute("select * from experiments where name = ?", (name,)).fetchone()
+        if row is None:
+            raise ExperimentError(f"no experiment named {name!r}")
+        return _experiment(row)
+
+    def list(self) -> list[Experiment]:
+        with self._connection() as connection:
+            rows = connection.execute("select * from experiments order by created_at, name").fetchall()
+        return [_experiment(row) for row in rows]
+
+    def running(self) -> Experiment | None:
+        return next((experiment for experiment in self.list() if experiment.status == RUNNING), None)
+
+    def advance(self, name: str, to: float | None = None, *, by: str | None = None) -> Experiment:
+        """Starts a draft at the first stage, or raises a running one's rollout to the next stage
+        (or to ``to``); a rollout never goes down: customers once in stay in."""
+        experiment = self.get(name)
+        if experiment.status == STOPPED:
+            raise ExperimentError(f"{name} is stopped; create a new experiment")
+        if experiment.status == DRAFT:
+            other = self.running()
+            if other is not None:
+                raise ExperimentError(f"{other.name} is running: one experiment at a time per tenant")
+        target = to if to is not None else next((stage for stage in STAGES if stage > experiment.rollout), None)
+        if target is None:
+            raise ExperimentError(f"{name} is at 100% already")
+        if not experiment.rollout < target <= 1:
+            raise ExperimentError(f"the rollout only goes up, from {experiment.rollout:.0%} to at most 100%")
+        who = by or current_user()
+        with self._connection() as connection:
+            connection.execute(
+                "update experiments set rollout = ?, status = ?, started_at = coalesce(started_at, ?) where name = ?",
+                (target, RUNNING, _now(), name),
+            )
+            self._audit(connection, name, who, "advance", f"{experiment.rollout:.0%} -> {target:.0%}")
+        return self.get(name)
+
+    def stop(self, name: str, *, by: str | None = None, reason: str = "") -> Experiment:
+        experiment = self.get(name)
+        if experiment.status == STOPPED:
+            raise ExperimentError(f"{name} is stopped already")
+        who = by or current_user()
+        with self._connection() as connection:
+            connection.execute(
+                "update experiments set status = ?, stopped_at = ? where name = ?", (STOPPED, _now(), name)
+            )
+            self._audit(connection, name, who, "stop", reason or "-")
+        return self.get(name)
+
+    def audit(self, name: str) -> list[dict[str, str]]:
+        with self._connection() as connection:
+            rows = connection.execute(
+                "select at, by, action, detail from experiment_audit where name = ? order by rowid", (name,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    @staticmethod
+    def _audit(connection: sqlite3.Connection, name: str, by: str, action: str, detail: str) -> None:
+        connection.execute("insert into experiment_audit values (?, ?, ?, ?, ?)", (name, _now(), by, action, detail))
+
+
+def _experiment(row: sqlite3.Row) -> Experiment:
+    return Experiment(
+        name=row["name"],
+        kind=row["kind"],
+        arms=json.loads(row["arms"]),
+        salt=row["salt"],
+        rollout=float(row["rollout"]),
+        status=row["status"],
+        primary_metric=row["primary_metric"],
+        guardrails=json.loads(row["guardrails"]),
+        horizon_days=int(row["horizon_days"]),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        started_at=row["started_at"],
+        stopped_at=row["stopped_at"],
+    )
