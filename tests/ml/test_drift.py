@@ -121,26 +121,24 @@ def test_order_windows_split_the_last_days_from_the_ones_before():
         order_windows(orders.drop(columns="main_payment_type"))
 
 
+def daily_orders(days: int, **columns) -> pd.DataFrame:
+    """One revenue order a day from 2018-01-01, alike but for ``columns``."""
+    when = pd.date_range("2018-01-01", periods=days, freq="D")
+    plain = {"is_revenue": True, "items_count": 1, "items_value": 50.0, "order_value": 60.0}
+    plain |= {"customer_state": "SP", "main_payment_type": "boleto"}
+    return pd.DataFrame({"purchased_at": when, **plain, **columns})
+
+
 def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_has_them():
     from ml.monitoring.drift import order_windows
 
     days = pd.date_range("2018-01-01", periods=300, freq="D")
     late = days >= days[-30]
-    orders = pd.DataFrame(
-        {
-            "purchased_at": days,
-            "is_revenue": True,
-            "items_count": 1,
-            "items_value": 50.0,
-            "order_value": 60.0,
-            "customer_state": "SP",
-            "main_payment_type": "boleto",
-            # c0..c9 come back every ten days until the last month, when c0..c29 come every 30.
-            "customer_unique_id": np.where(
-                late, [f"c{i % 30}" for i in range(300)], [f"c{i % 10}" for i in range(300)]
-            ),
-            "main_category": np.where(late, "toys", np.random.default_rng(0).choice(["toys", "books", "garden"], 300)),
-        }
+    orders = daily_orders(
+        300,
+        # c0..c9 come back every ten days until the last month, when c0..c29 come every 30.
+        customer_unique_id=np.where(late, [f"c{i % 30}" for i in range(300)], [f"c{i % 10}" for i in range(300)]),
+        main_category=np.where(late, "toys", np.random.default_rng(0).choice(["toys", "books", "garden"], 300)),
     )
     windows = order_windows(orders, current_days=30, reference_days=170)
     assert windows.sparse == ("orders_prior_90d", "spend_prior_90d", "days_since_previous_order")
@@ -165,19 +163,7 @@ def test_order_windows_add_the_customers_rfm_and_the_category_mix_when_the_mart_
 def test_rfm_features_are_missing_where_the_lookback_reaches_before_the_data():
     from ml.monitoring.drift import order_windows
 
-    days = pd.date_range("2018-01-01", periods=120, freq="D")
-    orders = pd.DataFrame(
-        {
-            "purchased_at": days,
-            "is_revenue": True,
-            "items_count": 1,
-            "items_value": 50.0,
-            "order_value": 60.0,
-            "customer_state": "SP",
-            "main_payment_type": "boleto",
-            "customer_unique_id": "c0",
-        }
-    )
+    orders = daily_orders(120, customer_unique_id="c0")
     windows = order_windows(orders, current_days=30, reference_days=90)
     both = pd.concat([windows.reference, windows.current])
     assert both["orders_prior_90d"].isna().sum() == 90 and both["orders_prior_90d"].max() == 90.0
