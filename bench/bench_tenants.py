@@ -3,13 +3,17 @@
     python bench/bench_tenants.py                         # 200 tenants: 2% at 50K orders, the rest 500-5,000
     python bench/bench_tenants.py --tenants 20 --large 0  # a shorter run
     python bench/bench_tenants.py --work DIR              # keep DIR; run again to resume an interrupted run
+    python bench/bench_tenants.py --work DIR --results bench/results/tenants_200.jsonl
+                                                          # results in a tracked file: resumes on another machine
 
 Generates each tenant's raw files and registers it (`retail-intel tenants add`), then runs
 every tenant one after another exactly as `retail-intel run --all-tenants` does (the same
 command, `retail-intel --tenant ID run`, in a process of its own, in the one Dagster
 instance). Running the tenants from here rather than through `run --all-tenants` gives each
 tenant's own peak memory and lets a run of several hours resume where it stopped: each
-finished tenant is a line of ``DIR/results.jsonl``. Prints the total wall time (the sum of the
+finished tenant is a line of ``DIR/results.jsonl`` (or of ``--results``: a file kept in git lets
+a run longer than one machine's lease go on elsewhere; the generated data is the same for the
+same seed, and each line names the commit it measured). Prints the total wall time (the sum of the
 tenants' times, which is the sequential job's wall time), the distribution of per-tenant times
 by size, Dagster's overhead per partition (a tenant's process time minus the time inside its
 steps: interpreter and code-location start, run planning, event log), peak memory, and the
@@ -58,21 +62,24 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=None, help="tenants with 50K orders (default 2%%)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="folder kept between runs (default: a temporary one)")
+    parser.add_argument("--results", type=Path, default=None, help="finished tenants (default: WORK/results.jsonl)")
     args = parser.parse_args()
     large = max(1, round(args.tenants * 0.02)) if args.large is None else args.large
     orders = sizes(args.tenants, large, args.seed)
     print(f"Machine: {machine()}; {args.tenants} tenants ({large} at 50K orders), {sum(orders):,} orders in all")
     if args.work is None:
         with tempfile.TemporaryDirectory() as scratch:
-            bench(Path(scratch), orders, args.seed)
+            bench(Path(scratch), orders, args.seed, args.results)
     else:
         args.work.mkdir(parents=True, exist_ok=True)
-        bench(args.work.resolve(), orders, args.seed)
+        bench(args.work.resolve(), orders, args.seed, args.results)
 
 
-def bench(work: Path, orders: list[int], seed: int) -> None:
+def bench(work: Path, orders: list[int], seed: int, results_path: Path | None = None) -> None:
     home = work / "home"
-    results_path = work / "results.jsonl"
+    results_path = results_path or work / "results.jsonl"
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    commit = _commit()
     done = _read_results(results_path)
     tenants = [f"t{index:04d}" for index in range(len(orders))]
     started = time.perf_counter()
@@ -91,7 +98,7 @@ def bench(work: Path, orders: list[int], seed: int) -> None:
         for tenant, count in zip(tenants, orders, strict=True):
             if tenant in done:
                 continue
-            done[tenant] = _run_one(home, tenant, count)
+            done[tenant] = _run_one(home, tenant, count) | {"commit": commit}
             results.write(json.dumps(done[tenant]) + "\n")
             results.flush()
             line = done[tenant]
@@ -105,6 +112,16 @@ def _read_results(path: Path) -> dict[str, dict]:
         return {}
     lines = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
     return {line["tenant"]: line for line in lines}
+
+
+def _commit() -> str:
+    """The commit under measurement, marked when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
 
 
 def _run_one(home: Path, tenant: str, count: int) -> dict:
@@ -152,11 +169,15 @@ def report(home: Path, lines: list[dict]) -> None:
                 f"max {max(values):6.1f} s"
             )
     inside = _seconds_inside_steps(home)
-    overhead = [seconds[tenant] - inside[tenant] for tenant in seconds if tenant in inside]
+    # A resumed run's Dagster instance holds only the tenants that ran on this machine.
+    measured = [tenant for tenant in seconds if tenant in inside]
+    overhead = [seconds[tenant] - inside[tenant] for tenant in measured]
     if overhead:
         print(
             f"  Dagster and process overhead per partition: median {statistics.median(overhead):.1f} s "
-            f"(a tenant's process time minus its steps' time), {sum(overhead) / total:.0%} of the total"
+            f"(a tenant's process time minus its steps' time), "
+            f"{sum(overhead) / sum(seconds[tenant] for tenant in measured):.0%} of their time "
+            f"({len(measured)} tenants in this instance's run history)"
         )
     peaks = [line["peak_mib"] for line in lines]
     print(f"  peak memory of one tenant's process: median {statistics.median(peaks):.0f} MiB, max {max(peaks):.0f} MiB")
@@ -164,6 +185,8 @@ def report(home: Path, lines: list[dict]) -> None:
     print(f"  load average (1 min) when a tenant started: median {statistics.median(loads):.2f}, max {max(loads):.2f}")
     days = sorted({line["at"] for line in lines})
     print(f"  tenants ran from {days[0]} to {days[-1]}")
+    commits = sorted({line.get("commit", "unrecorded") for line in lines})
+    print(f"  commits measured: {', '.join(commits)}")
 
 
 def _seconds_inside_steps(home: Path) -> dict[str, float]:
