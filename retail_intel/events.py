@@ -1,7 +1,13 @@
 """Serving events (impressions, clicks, add-to-carts, purchases) stored for monitoring and experiments.
 
-``value`` is what a purchase was worth (its price); it came after the first tables, which
-opening the store migrates.
+``value`` is what a purchase was worth (its price); ``experiment`` and ``arm`` say which
+online experiment and arm served a list (ml/experiments). They came after the first tables,
+which opening the store migrates.
+
+``exposure`` events are written by the serving side itself (the service, the batch scorer, the
+simulator's lists), one per item shown to a customer in an experiment, with the arm that
+contributed the item: what the experiment's analysis counts customers and attributes clicks
+by. Clients cannot post them (POST /v1/events takes the other four kinds).
 
 They go to the warehouse's append-only table ``events.serving_events`` (on DuckDB a file of
 its own, ``Settings.events_path``: the published file is replaced by every run and the service
@@ -18,6 +24,7 @@ from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
 
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
+EXPOSURE = "exposure"
 COLUMNS = (
     "event_id",
     "event_type",
@@ -28,6 +35,8 @@ COLUMNS = (
     "occurred_at",
     "received_at",
     "value",
+    "experiment",
+    "arm",
 )
 _DDL = """create table if not exists {table} (
     event_id varchar primary key,
@@ -38,9 +47,13 @@ _DDL = """create table if not exists {table} (
     request_id varchar,
     occurred_at timestamp not null,
     received_at timestamp not null,
-    value double precision
+    value double precision,
+    experiment varchar,
+    arm varchar
 );
-alter table {table} add column if not exists value double precision"""
+alter table {table} add column if not exists value double precision;
+alter table {table} add column if not exists experiment varchar;
+alter table {table} add column if not exists arm varchar"""
 
 
 class EventStore:

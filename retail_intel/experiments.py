@@ -26,7 +26,10 @@ KINDS = ("ab", "bandit", "interleaving")
 DRAFT, RUNNING, STOPPED = "draft", "running", "stopped"
 # The staged rollout: a first test on a small share, then raised step by step.
 STAGES = (0.10, 0.25, 0.50, 1.00)
-STRATEGIES = ("popularity", "nothing")
+# popularity: the most bought products lately; random: the placebo any model should beat;
+# nothing: the recommend-nothing arm (what the lists are worth at all).
+STRATEGIES = ("popularity", "random", "nothing")
+METRICS = ("revenue_14d", "conversion", "click_rate")
 
 _SCHEMA = """
 create table if not exists experiments (
@@ -42,7 +45,8 @@ create table if not exists experiments (
     created_at text not null,
     created_by text not null,
     started_at text,
-    stopped_at text
+    stopped_at text,
+    planned_per_arm integer not null default 0
 );
 create table if not exists experiment_audit (
     name text not null,
@@ -73,6 +77,7 @@ class Experiment:
     created_by: str
     started_at: str | None
     stopped_at: str | None
+    planned_per_arm: int = 0  # customers per arm (decided impressions, interleaving) before the verdict is read
 
 
 def _now() -> str:
@@ -89,6 +94,9 @@ class ExperimentStore:
         with closing(sqlite3.connect(self.path)) as connection:
             connection.row_factory = sqlite3.Row
             connection.executescript(_SCHEMA)
+            columns = {row[1] for row in connection.execute("pragma table_info(experiments)")}
+            if "planned_per_arm" not in columns:  # stores made before the fixed horizon was kept
+                connection.execute("alter table experiments add column planned_per_arm integer not null default 0")
             with connection:
                 yield connection
 
@@ -101,6 +109,7 @@ class ExperimentStore:
         primary_metric: str = "revenue_14d",
         guardrails: list[str] | None = None,
         horizon_days: int = 14,
+        planned_per_arm: int = 0,
         by: str | None = None,
     ) -> Experiment:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
@@ -109,16 +118,27 @@ class ExperimentStore:
             raise ExperimentError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if len(arms) < 2 or any(weight <= 0 for weight in arms.values()):
             raise ExperimentError("an experiment needs at least two arms with positive weights")
+        odd = [arm for arm in arms if arm not in STRATEGIES and not _is_version(arm)]
+        if odd:
+            raise ExperimentError(
+                f"an arm is a model version <registered name>/<version> or one of {', '.join(STRATEGIES)}; "
+                f"got {', '.join(odd)}"
+            )
         if kind == "interleaving" and len(arms) != 2:
             raise ExperimentError("interleaving compares exactly two arms")
         if horizon_days < 1:
             raise ExperimentError(f"horizon_days must be at least 1, got {horizon_days}")
+        if primary_metric not in METRICS:
+            raise ExperimentError(f"the primary metric is one of {', '.join(METRICS)}, got {primary_metric!r}")
+        if planned_per_arm < 0:
+            raise ExperimentError(f"planned_per_arm cannot be negative, got {planned_per_arm}")
         who = by or current_user()
         with self._connection() as connection:
             if connection.execute("select 1 from experiments where name = ?", (name,)).fetchone():
                 raise ExperimentError(f"an experiment named {name!r} exists already")
             connection.execute(
-                "insert into experiments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
+                "insert into experiments (name, kind, arms, salt, rollout, status, primary_metric, guardrails, "
+                "horizon_days, created_at, created_by, planned_per_arm) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     kind,
@@ -131,6 +151,7 @@ class ExperimentStore:
                     horizon_days,
                     _now(),
                     who,
+                    planned_per_arm,
                 ),
             )
             self._audit(connection, name, who, "create", f"{kind} over {', '.join(arms)}")
@@ -187,6 +208,12 @@ class ExperimentStore:
             self._audit(connection, name, who, "stop", reason or "-")
         return self.get(name)
 
+    def record(self, name: str, action: str, detail: str, *, by: str | None = None) -> None:
+        """An audit entry for something done with an experiment elsewhere (e.g. its winner promoted)."""
+        self.get(name)
+        with self._connection() as connection:
+            self._audit(connection, name, by or current_user(), action, detail)
+
     def audit(self, name: str) -> list[dict[str, str]]:
         with self._connection() as connection:
             rows = connection.execute(
@@ -197,6 +224,11 @@ class ExperimentStore:
     @staticmethod
     def _audit(connection: sqlite3.Connection, name: str, by: str, action: str, detail: str) -> None:
         connection.execute("insert into experiment_audit values (?, ?, ?, ?, ?)", (name, _now(), by, action, detail))
+
+
+def _is_version(arm: str) -> bool:
+    name, _, version = arm.rpartition("/")
+    return bool(name) and version.isdigit()
 
 
 def _experiment(row: sqlite3.Row) -> Experiment:
@@ -214,4 +246,5 @@ def _experiment(row: sqlite3.Row) -> Experiment:
         created_by=row["created_by"],
         started_at=row["started_at"],
         stopped_at=row["stopped_at"],
+        planned_per_arm=int(row["planned_per_arm"]),
     )

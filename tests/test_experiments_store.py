@@ -48,8 +48,9 @@ def test_one_experiment_runs_at_a_time_and_rollouts_only_go_up(tmp_path):
     [
         ("ab", {"only": 1.0}, "at least two arms"),
         ("split", ARMS, "kind must be one of"),
-        ("interleaving", {"a": 1.0, "b": 1.0, "c": 1.0}, "exactly two arms"),
-        ("ab", {"a": 1.0, "b": 0.0}, "positive weights"),
+        ("interleaving", {**ARMS, "popularity": 1.0}, "exactly two arms"),
+        ("ab", {"popularity": 1.0, "random": 0.0}, "positive weights"),
+        ("ab", {"popularity": 1.0, "champion": 1.0}, "an arm is a model version"),
     ],
 )
 def test_bad_experiments_are_refused(tmp_path, kind, arms, message):
@@ -70,7 +71,7 @@ def test_the_command_line_creates_advances_lists_and_refuses_with_exit_2(tmp_pat
     listed = cli("list").output
     assert "rec-v4" in listed and "running" in listed and "popularity=0.5" in listed
     assert "create" in cli("status", "rec-v4").output and "0% -> 10%" in cli("status", "rec-v4").output
-    again = cli("create", "rec-v4", "--arm", "a", "--arm", "b")
+    again = cli("create", "rec-v4", "--arm", "random", "--arm", "nothing")
     assert again.exit_code == 2 and "exists already" in again.output
     assert cli("status", "nope").exit_code == 2
     assert cli("create", "w", "--arm", "a=x", "--arm", "b").exit_code == 2

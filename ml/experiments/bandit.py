@@ -11,7 +11,7 @@ The state is a small dict (``to_dict``/``from_dict``) that the service keeps per
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +48,25 @@ class DiscountedThompson:
         self.failures *= self.discount
         self.successes[index] += reward
         self.failures[index] += 1 - reward
+
+    @classmethod
+    def replayed(
+        cls, arms: Sequence[str], outcomes: Iterable[tuple[str, float]], discount: float = 0.999, floor: float = 0.02
+    ) -> DiscountedThompson:
+        """The state after ``outcomes`` ((arm, reward) per served list, oldest first): what a
+        service rebuilds from its logged exposures and clicks, so that a restart loses nothing
+        and a reward that arrives after later requests still counts where it belongs."""
+        bandit = cls(list(arms), discount, floor)
+        for arm, reward in outcomes:
+            if arm in bandit.arms:  # an arm dropped from the experiment keeps no evidence
+                bandit.update(arm, reward)
+        return bandit
+
+    def best_probability(self, rng: np.random.Generator, draws: int = 10_000) -> dict[str, float]:
+        """Each arm's posterior probability of being the best (Monte Carlo over the Beta posteriors)."""
+        samples = rng.beta(1.0 + self.successes, 1.0 + self.failures, size=(draws, len(self.arms)))
+        wins = np.bincount(samples.argmax(axis=1), minlength=len(self.arms)) / draws
+        return dict(zip(self.arms, wins.tolist(), strict=True))
 
     def means(self) -> dict[str, float]:
         """Each arm's posterior mean reward."""
