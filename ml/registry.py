@@ -197,6 +197,14 @@ class ModelRegistry:
         except MlflowException as error:
             raise RegistryError(f"cannot attach {file_name} to {model_name} version {version}: {error}") from None
 
+    def tag(self, model_name: str, version: str, tags: dict[str, str]) -> None:
+        """Record facts on a version (e.g. the experiment that promoted it)."""
+        try:
+            for key, value in tags.items():
+                self.client.set_model_version_tag(self._own(model_name), version, key, value)
+        except MlflowException as error:
+            raise RegistryError(f"cannot tag {model_name} version {version}: {error}") from None
+
     def is_frozen(self, model_name: str) -> bool:
         return self._model_tags(model_name).get(_FROZEN_TAG) == "true"
 

@@ -12,6 +12,7 @@ from orchestration.assets.ml.model_metrics import model_metrics
 from orchestration.assets.ml.recommendations import recommendations
 from orchestration.assets.ml.revenue_forecast import revenue_forecast
 from orchestration.assets.monitoring.data_drift import data_drift
+from orchestration.assets.monitoring.experiment_results import experiment_results
 from orchestration.assets.monitoring.model_health import model_health
 from orchestration.assets.monitoring.recommender_bias import recommender_bias
 from orchestration.assets.monitoring.recommender_health import recommender_health
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         model_metrics,
         customer_recommendations,
         data_drift,
+        experiment_results,
         model_health,
         recommender_bias,
         recommender_health,

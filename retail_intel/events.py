@@ -71,6 +71,16 @@ class EventStore:
         """The events that occurred at or after ``moment`` (and before ``before``, if given)."""
         return self._table.since("occurred_at", moment, before)
 
+    def of_experiment(self, name: str) -> pd.DataFrame:
+        """Every event from the experiment's first list on (its exposures, and the impressions,
+        clicks and purchases its readout attributes); empty before any exposure. The first list
+        is the earliest event of a request the experiment served: a client's impression can be
+        earlier than the service's clock (a replay of past days)."""
+        first = self._table.earliest("occurred_at", "request_id", "experiment", name)
+        if first is None:
+            return pd.DataFrame(columns=list(COLUMNS))
+        return self._table.since("occurred_at", first)
+
     def close(self) -> None:
         self._table.close()
 

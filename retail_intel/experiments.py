@@ -111,7 +111,10 @@ class ExperimentStore:
         horizon_days: int = 14,
         planned_per_arm: int = 0,
         by: str | None = None,
+        salt: str | None = None,
     ) -> Experiment:
+        """A draft. ``salt`` (default: a random one) fixes the draws; give one only to replay an
+        experiment exactly (tests)."""
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise ExperimentError(f"an experiment name is letters, digits, - and _; got {name!r}")
         if kind not in KINDS:
@@ -143,7 +146,7 @@ class ExperimentStore:
                     name,
                     kind,
                     json.dumps(arms),
-                    secrets.token_hex(8),
+                    salt or secrets.token_hex(8),
                     0.0,
                     DRAFT,
                     primary_metric,

@@ -66,7 +66,7 @@ def test_generate_then_run_then_bad_input(tmp_path):
     built = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
 
-    assert "42 assets materialized" in built.stdout
+    assert "43 assets materialized" in built.stdout
     assert "ml/recommendations" in built.stdout and "serving/customer_recommendations" in built.stdout
     assert f"Registered tenant 'default' with raw folder {raw}" in built.stdout
 

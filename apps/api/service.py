@@ -9,10 +9,23 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.schemas import Item, Recommendations
 from apps.api.snapshot import Snapshot, Snapshots
+from apps.experiment_serving import ArmSource, ExperimentServer, arm_sources, plan_of, version_loader
 from apps.rules import BusinessRules, load_rules, rules_for_one
-from retail_intel.events import EventStore
+from ml.experiments.serving import Exposure
+from retail_intel.events import EventStore, now
 from retail_intel.settings import Settings
 from retail_intel.switch import OFF, EngineSwitch
+
+EXPERIMENT_DEPTH = 50
+
+
+def listed(source: ArmSource, customer: str, categories: dict[str, str]) -> list[tuple]:
+    """An arm's list as answer rows: (product_id, score, probability, category); a strategy's or
+    another version's list has no calibrated probability, and its score is 1 / rank."""
+    return [
+        (product, 1.0 / rank, None, categories.get(product))
+        for rank, product in enumerate(source.lists(customer), start=1)
+    ]
 
 
 class Service:
@@ -29,6 +42,10 @@ class Service:
         self.switch = EngineSwitch(settings.engine_switch_path)
         self.metrics = metrics  # the app's: every tenant's service reports to one /metrics
         self.events: EventStore | None = None
+        self.experiments = ExperimentServer(
+            settings.tenant_id, settings.experiments_path, lambda moment: self.events.since(moment)
+        )
+        self._arms: tuple[tuple[float, str], dict[str, ArmSource]] | None = None
         self._rules: tuple[float, BusinessRules] | None = None
         self._reported_version: str | None = None
 
@@ -102,3 +119,50 @@ class Service:
             engine=OFF,
             request_id=request_id,
         )
+
+    # ---- experiments ---------------------------------------------------------------------
+    def arms(self, snapshot: Snapshot, experiment) -> dict[str, ArmSource]:
+        """The running experiment's arms over this snapshot (built once per snapshot and experiment)."""
+        key = (snapshot.loaded_at, experiment.name)
+        if self._arms is None or self._arms[0] != key:
+            lists = snapshot.lists
+            sources = arm_sources(
+                plan_of(experiment),
+                snapshot.marts,
+                snapshot.lists_version,
+                lambda customer: [row[0] for row in lists.get(customer, [])],
+                snapshot.scorer,
+                version_loader(self.settings, snapshot.marts),
+            )
+            self._arms = (key, sources)
+        return self._arms[1]
+
+    def in_experiment(
+        self, snapshot: Snapshot, customer: str | None, candidates_of, k: int, request_id: str, **extra
+    ) -> Recommendations | None:
+        """The answer of the running experiment's arm for this customer (exposure logged), or
+        None when no experiment runs or the customer is outside it. ``candidates_of(arm_source)``
+        gives an arm's (product_id, score, probability, category) rows, best first."""
+        experiment = self.experiments.running() if customer else None
+        if experiment is None:
+            return None
+        arms = self.arms(snapshot, experiment)
+        rows: dict[str, dict[str, tuple]] = {}
+
+        def ranked(arm: str) -> list[str]:
+            if arm not in rows:
+                rows[arm] = {row[0]: row for row in candidates_of(arms[arm])}
+            return list(rows[arm])
+
+        # As deep as the rules may need: blocked items and category caps still leave k to show.
+        exposure = self.experiments.choose(customer, ranked, max(EXPERIMENT_DEPTH, 5 * k))
+        if exposure is None:
+            return None
+        team_of = dict(zip(exposure.products, exposure.teams, strict=True))
+        merged = [rows[team][product] for product, team in team_of.items()]
+        answer = self.answer(snapshot, customer, merged, k, request_id, model_version=exposure.arm, **extra)
+        shown = [item.product_id for item in answer.items]
+        served = Exposure(exposure.experiment, exposure.arm, shown, [team_of[product] for product in shown])
+        if self.events is not None:
+            self.events.add(self.experiments.exposed(served, customer, request_id, now()))
+        return answer

@@ -1,8 +1,10 @@
 """``retail-intel experiments``: the tenant's online experiments, audited like the engine switch.
 
-Serving by assignment and ``analyze`` come with the rest of #16; these commands keep the
-experiments themselves: create, list, status, advance (start, then raise the rollout stage by
-stage: 10%, 25%, 50%, 100%) and stop.
+create, list, status, advance (start, then raise the rollout stage by stage: 10%, 25%, 50%,
+100%), stop, analyze (the readout from the serving events: orchestration/experiments.py),
+promote (a finished experiment's winning version becomes the champion through the registry)
+and size (customers per arm for the effect worth detecting, decided before the start).
+Serving follows the running experiment by itself (apps/experiment_serving.py).
 """
 
 from __future__ import annotations
@@ -42,12 +44,25 @@ def _arms(values: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--arm", "arms", multiple=True, required=True, help="A model version or strategy, e.g. acme.recommender/3=1."
 )
-@click.option("--primary", default="revenue_14d", show_default=True, help="Primary metric.")
+@click.option(
+    "--primary",
+    type=click.Choice(["revenue_14d", "conversion", "click_rate"]),
+    default="revenue_14d",
+    show_default=True,
+    help="Primary metric (A/B): per customer over the horizon after their first exposure.",
+)
 @click.option("--guardrail", "guardrails", multiple=True, help="Guardrail metric (repeatable).")
 @click.option("--horizon-days", type=click.IntRange(1, 365), default=14, show_default=True)
+@click.option(
+    "--planned-per-arm",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Customers per arm (interleaving: decided impressions) before the verdict is read; see `size`.",
+)
 @click.option("--by", default=None, help="Who (default: the user running the command).")
 @click.pass_obj
-def create(settings: Settings, name, kind, arms, primary, guardrails, horizon_days, by) -> None:
+def create(settings: Settings, name, kind, arms, primary, guardrails, horizon_days, planned_per_arm, by) -> None:
     """Create experiment NAME as a draft (nobody is in it until `advance`)."""
     from retail_intel.experiments import ExperimentError
 
@@ -59,6 +74,7 @@ def create(settings: Settings, name, kind, arms, primary, guardrails, horizon_da
             primary_metric=primary,
             guardrails=list(guardrails),
             horizon_days=horizon_days,
+            planned_per_arm=planned_per_arm,
             by=by,
         )
     except ExperimentError as error:
@@ -130,3 +146,70 @@ def stop(settings: Settings, name: str, reason: str, by: str | None) -> None:
     except ExperimentError as error:
         fail(str(error), 2)
     click.echo(f"experiment {experiment.name}: stopped")
+
+
+@experiments.command("analyze")
+@click.argument("name")
+@click.pass_obj
+def analyze(settings: Settings, name: str) -> None:
+    """Read NAME out from the serving events: per arm, and the verdict of the rule fixed up front."""
+    from orchestration.experiments import readouts
+    from retail_intel.experiments import ExperimentError
+    from retail_intel.warehouse import WarehouseBusyError
+
+    try:
+        found = readouts(settings, [name])
+    except ExperimentError as error:
+        fail(str(error), 2)
+    except WarehouseBusyError as error:
+        fail(f"{error}; stop the service or read the results table monitoring.experiment_results", 2)
+    if not found:
+        fail(f"{name} has not started: `retail-intel experiments advance {name}`", 2)
+    experiment, readout = found[0].experiment, found[0].readout
+    as_of = "" if readout.as_of is None else f", events to {readout.as_of}"
+    click.echo(f"{experiment.name}: {experiment.kind}, {experiment.status} at {experiment.rollout:.0%}{as_of}")
+    shown = readout.table.drop(columns=["experiment", "kind"]).dropna(axis=1, how="all")
+    click.echo(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+    if readout.srm_p_value is not None:
+        click.echo(f"sample ratio check: p = {readout.srm_p_value:.3g} (below 0.001 stops the readout)")
+    click.echo(f"verdict: {readout.reason}" + (f" -> winner {readout.winner}" if readout.winner else ""))
+
+
+@experiments.command("promote")
+@click.argument("name")
+@click.option("--by", default=None)
+@click.pass_obj
+def promote(settings: Settings, name: str, by: str | None) -> None:
+    """Make stopped experiment NAME's winning model version the champion (a freeze still applies)."""
+    from ml.registry import current_user
+    from orchestration.experiments import PromotionRefused, promote_winner
+    from retail_intel.experiments import ExperimentError
+    from retail_intel.warehouse import WarehouseBusyError
+
+    try:
+        click.echo(promote_winner(settings, name, by=by or current_user()))
+    except (PromotionRefused, ExperimentError, WarehouseBusyError) as error:
+        fail(str(error), 2)
+
+
+@experiments.command("size")
+@click.option("--baseline-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
+@click.option("--lift", type=float, default=None, help="Absolute change of the rate worth detecting.")
+@click.option("--std", type=click.FloatRange(0, min_open=True), default=None, help="Std of revenue per customer.")
+@click.option("--effect", type=float, default=None, help="Difference in mean revenue per customer worth detecting.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
+@click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True)
+def size(baseline_rate, lift, std, effect, alpha, power) -> None:
+    """Customers per arm for a rate (--baseline-rate, --lift) or a mean (--std, --effect)."""
+    from ml.experiments.analysis import sample_size_means, sample_size_proportions
+
+    try:
+        if baseline_rate is not None and lift is not None:
+            needed = sample_size_proportions(baseline_rate, lift, alpha, power)
+        elif std is not None and effect is not None:
+            needed = sample_size_means(std, effect, alpha, power)
+        else:
+            fail("give --baseline-rate and --lift (a rate) or --std and --effect (a mean)", 2)
+    except ValueError as error:
+        fail(str(error), 2)
+    click.echo(f"{needed:,} customers per arm (two-sided, alpha {alpha:g}, power {power:g})")

@@ -49,7 +49,7 @@ def simulate_feedback(settings: Settings, days: int, seed: int, top_k: int, api_
         if not warehouse.exists("ml", "recommendations"):
             fail(f"nothing to replay against: {settings.tenant_id} has no published ml.recommendations; run first", 2)
         try:
-            feed = ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k)
+            feed = ListsFeed(settings, warehouse.read("ml", "recommendations"), top_k, seed)
         except WarehouseBusyError as error:
             fail(f"{error}; replay against the service instead: --api URL", 2)
     try:
@@ -110,30 +110,53 @@ def replay(settings: Settings, days: int, seed: int, feed, echo=lambda _: None):
 
 
 class ListsFeed:
-    """The published lists; events to the tenant's store, as POST /v1/events writes them."""
+    """The published lists, or the running experiment's arm for customers in it (logged as
+    exposures, as the service logs them); events to the tenant's store, as POST /v1/events
+    writes them."""
 
-    def __init__(self, settings: Settings, lists, top_k: int) -> None:
+    def __init__(self, settings: Settings, lists, top_k: int, seed: int | None = None) -> None:
+        from apps.experiment_serving import ExperimentServer
         from retail_intel.events import EventStore
 
         self.source = "the published table ml.recommendations"
+        self._settings, self._published, self._k = settings, lists, top_k
         ranked = lists.loc[lists["rank"] <= top_k].sort_values(["customer_unique_id", "rank"])
         self._lists = {
             customer: (group["product_id"].tolist(), str(group["model_version"].iloc[0]))
             for customer, group in ranked.groupby("customer_unique_id")
         }
         self._store = EventStore(settings)
+        self._experiments = ExperimentServer(settings.tenant_id, settings.experiments_path, self._store.since, seed)
+        self._arms: tuple[str, dict] | None = None
 
-    def serve(self, customer: str, _at):
+    def serve(self, customer: str, at):
         from ml.monitoring.feedback import Served
 
+        exposure = self._experiment_list(customer)
+        if exposure is not None:
+            request = uuid.uuid4().hex
+            self._store.add(self._experiments.exposed(exposure, customer, request, at.floor("s").to_pydatetime()))
+            return Served(exposure.products, exposure.arm, request)
         found = self._lists.get(customer)
         return Served(found[0], found[1], uuid.uuid4().hex) if found else None
+
+    def _experiment_list(self, customer: str):
+        from apps.experiment_serving import plan_of, published_arms
+
+        experiment = self._experiments.running()
+        if experiment is None:
+            return None
+        if self._arms is None or self._arms[0] != experiment.name:
+            self._arms = (experiment.name, published_arms(self._settings, plan_of(experiment), self._published))
+        arms = self._arms[1]
+        return self._experiments.choose(customer, lambda arm: arms[arm].lists(customer), self._k)
 
     def write(self, events: list[dict]) -> None:
         from retail_intel.events import now
 
         received = now()
         self._store.add([{**event, "event_id": uuid.uuid4().hex, "received_at": received} for event in events])
+        self._experiments.observed(events)
 
     def flush(self) -> None:
         return None

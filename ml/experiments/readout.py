@@ -90,7 +90,19 @@ def read_out(
     if exposures.empty:
         empty = pd.DataFrame([_row(plan, arm, "arm") for arm in plan.arms], columns=list(COLUMNS))
         return Readout(empty, False, None, "no exposure logged yet", None, None)
-    as_of = pd.Timestamp(as_of if as_of is not None else events["occurred_at"].max())
+    # When the customer saw a list is the client's impression of that request where one came back
+    # (a replay of past days reports the past), else when it was served.
+    seen = events.loc[events["event_type"] == "impression"].groupby("request_id")["occurred_at"].min()
+    if len(seen):
+        shown_at = exposures["request_id"].map(seen.to_dict())
+        exposures = exposures.assign(
+            occurred_at=pd.to_datetime(shown_at.where(shown_at.notna(), exposures["occurred_at"]))
+        )
+    if as_of is None:
+        # The events are complete up to the latest one a client sent (exposures are the service's own).
+        reported = events.loc[events["event_type"] != "exposure", "occurred_at"]
+        as_of = (reported if len(reported) else exposures["occurred_at"]).max()
+    as_of = pd.Timestamp(as_of)
     clicks = _attributed_clicks(events, exposures)
     if plan.kind == "interleaving":
         return _interleaving(plan, exposures, clicks, alpha, planned_per_arm, as_of)
@@ -137,7 +149,8 @@ def _ab(plan, events, exposures, clicks, metric, horizon_days, planned, alpha, a
     complete = first.loc[first["first"] + horizon <= as_of]
     purchases = events.loc[events["event_type"] == "purchase", ["customer_unique_id", "occurred_at", "value"]]
     outcome = pd.DataFrame(index=complete.index)
-    in_window = purchases.merge(complete, left_on="customer_unique_id", right_index=True)
+    starts = complete.rename_axis("customer_unique_id").reset_index()
+    in_window = purchases.merge(starts, on="customer_unique_id")
     in_window = in_window.loc[
         (in_window["occurred_at"] >= in_window["first"]) & (in_window["occurred_at"] < in_window["first"] + horizon)
     ]
@@ -145,7 +158,7 @@ def _ab(plan, events, exposures, clicks, metric, horizon_days, planned, alpha, a
     outcome["conversion"] = (
         in_window.groupby("customer_unique_id").size().reindex(outcome.index).fillna(0).gt(0).astype(float)
     )
-    clicked = clicks.merge(complete, left_on="customer_unique_id", right_index=True, suffixes=("", "_first"))
+    clicked = clicks.merge(starts, on="customer_unique_id", suffixes=("", "_first"))
     clicked = clicked.loc[clicked["occurred_at"] < clicked["first"] + horizon]
     outcome["click_rate"] = outcome.index.isin(clicked["customer_unique_id"]).astype(float)
     outcome["arm"] = complete["arm"]

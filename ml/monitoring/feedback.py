@@ -15,6 +15,8 @@ those purchases, from a documented preference model (:class:`TruePreference`):
   ``click_other`` otherwise.
 - **Add-to-carts.** A clicked product bought that day always goes to the cart; another
   clicked product with probability ``cart_after_click``.
+- **Empty lists.** A visitor shown an empty list (an experiment's recommend-nothing arm)
+  logs one impression without a product: when the slot was seen.
 - **Purchases.** The visitor's real order items of that day, each with its price, the model
   version and request id of the list shown at the visit.
 
@@ -131,6 +133,9 @@ def simulate(
 def _visit_events(customer, visit_at, served, mine, soon, liked, categories, truth, rng):
     version, request = (served.model_version, served.request_id) if served else (None, None)
     bought_today = set(mine["product_id"])
+    if served is not None and not served.products:
+        # An empty list (an experiment's recommend-nothing arm): the slot was seen, empty.
+        yield _event("impression", customer, None, version, request, visit_at)
     for rank, product in enumerate(served.products if served else [], start=1):
         yield _event("impression", customer, product, version, request, visit_at)
         if product in soon:

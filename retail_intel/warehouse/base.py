@@ -96,6 +96,11 @@ class AppendTable(ABC):
     def since(self, column: str, moment: object, before: object | None = None) -> pd.DataFrame:
         """The rows whose ``column`` is at or after ``moment`` (and before ``before``, if given)."""
 
+    @abstractmethod
+    def earliest(self, column: str, key: str, where: str, value: object) -> object | None:
+        """The smallest ``column`` among the rows that share a ``key`` with a row whose ``where``
+        equals ``value`` (None if there is none)."""
+
     def close(self) -> None:
         return None
 

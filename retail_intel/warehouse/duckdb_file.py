@@ -237,5 +237,13 @@ class _DuckDBAppendTable(AppendTable):
         with self._lock:
             return self._connection.execute(query, parameters).df()
 
+    def earliest(self, column: str, key: str, where: str, value: object) -> object | None:
+        query = (
+            f"SELECT min({quote_ident(column)}) FROM {self._relation} WHERE {quote_ident(key)} IN "
+            f"(SELECT {quote_ident(key)} FROM {self._relation} WHERE {quote_ident(where)} = ?)"
+        )
+        with self._lock:
+            return self._connection.execute(query, [value]).fetchone()[0]
+
     def close(self) -> None:
         self._connection.close()

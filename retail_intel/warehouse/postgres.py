@@ -388,6 +388,15 @@ class _PostgresAppendTable(AppendTable):
             cursor.execute(query, parameters)
             return _typed(cursor.fetchall(), cursor.description)
 
+    def earliest(self, column: str, key: str, where: str, value: object) -> object | None:
+        query = (
+            f"SELECT min({quote_ident(column)}) FROM {self._relation} WHERE {quote_ident(key)} IN "
+            f"(SELECT {quote_ident(key)} FROM {self._relation} WHERE {quote_ident(where)} = %s)"
+        )
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(query, [value])
+            return cursor.fetchone()[0]
+
 
 # PostgreSQL type oids -> the dtype DuckDB's reader gives the same column.
 _DTYPES = {16: "bool", 21: "int16", 23: "int32", 20: "int64", 700: "float32", 701: "float64", 1700: "float64"}

@@ -28,4 +28,5 @@ def events(request: Request, service: ServiceDep, batch: Annotated[Events, Body(
         for event in batch.events
     ]
     accepted = service.events.add(rows)
+    service.experiments.observed(rows)  # clicks reward the bandit's choices
     return Accepted(accepted=accepted, request_id=request.state.request_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 
 from apps.api.deps import ServiceDep
 from apps.api.schemas import Context, CustomerId, K, ProductId, Recommendations, Similar
+from apps.api.service import listed
 
 # Real-time candidates scored before the rules: enough that blocked items and category caps
 # still leave k to show.
@@ -26,6 +27,15 @@ def precomputed(request: Request, service: ServiceDep, customer_unique_id: Custo
     candidates = snapshot.lists.get(customer_unique_id)
     if candidates is None:
         raise HTTPException(404, f"unknown customer_unique_id {customer_unique_id!r}")
+
+    def arm_rows(source) -> list[tuple]:
+        if source.name == snapshot.lists_version:
+            return candidates
+        return listed(source, customer_unique_id, snapshot.categories)
+
+    in_experiment = service.in_experiment(snapshot, customer_unique_id, arm_rows, k, request.state.request_id)
+    if in_experiment is not None:
+        return in_experiment
     # The table's own version: a champion promoted since the last run has not written it yet.
     return service.answer(
         snapshot, customer_unique_id, candidates, k, request.state.request_id, model_version=snapshot.lists_version
@@ -47,13 +57,38 @@ def real_time(request: Request, service: ServiceDep, context: Annotated[Context,
     state = context.customer_state or (
         snapshot.states.get(context.customer_unique_id) if context.customer_unique_id else None
     )
-    candidates, cold_start = snapshot.scorer.recommend(
-        context.customer_unique_id, state, context_items, max(MIN_CANDIDATES, CANDIDATE_FACTOR * context.k)
+    depth = max(MIN_CANDIDATES, CANDIDATE_FACTOR * context.k)
+    cold = []
+
+    def scored(scorer) -> list[tuple]:
+        found, cold_start = scorer.recommend(context.customer_unique_id, state, context_items, depth)
+        cold.append(cold_start)
+        return _rows(found, snapshot.categories)
+
+    def arm_rows(source) -> list[tuple]:
+        if source.scorer is not None:
+            return scored(source.scorer)
+        return [
+            row
+            for row in listed(source, context.customer_unique_id, snapshot.categories)
+            if row[0] not in context_items
+        ]
+
+    answer = service.in_experiment(
+        snapshot, context.customer_unique_id, arm_rows, context.k, request.state.request_id, state=state
     )
-    if cold_start:
+    if answer is None:
+        candidates = scored(snapshot.scorer)
+        answer = service.answer(snapshot, customer, candidates, context.k, request.state.request_id, state=state)
+    answer.cold_start = any(cold)
+    if answer.cold_start:
         service.metrics.cold_starts.inc()
-    categories = snapshot.categories
-    candidates = [
+    answer.customer_unique_id = context.customer_unique_id
+    return answer
+
+
+def _rows(candidates, categories: dict[str, str]) -> list[tuple]:
+    return [
         (product, score, probability, categories.get(product))
         for product, score, probability in zip(
             candidates["product_id"].tolist(),
@@ -62,11 +97,6 @@ def real_time(request: Request, service: ServiceDep, context: Annotated[Context,
             strict=True,
         )
     ]
-    answer = service.answer(
-        snapshot, customer, candidates, context.k, request.state.request_id, cold_start=cold_start, state=state
-    )
-    answer.customer_unique_id = context.customer_unique_id
-    return answer
 
 
 @router.get("/v1/products/{product_id}/similar", response_model=Similar)
