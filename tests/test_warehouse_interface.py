@@ -162,6 +162,18 @@ def test_an_append_table_grows_and_counts(warehouse):
         table.close()
 
 
+def test_an_append_table_finds_the_earliest_row_related_to_a_marked_one(warehouse):
+    ddl = "create table if not exists {table} (request varchar, mark varchar, happened date)"
+    table = warehouse.append_table("events", "related", ddl)
+    try:
+        assert table.earliest("happened", "request", "mark", "x") is None
+        table.insert([("r1", None, date(2018, 1, 1)), ("r1", "x", date(2018, 3, 1)), ("r2", None, date(2017, 1, 1))])
+        # r1's unmarked row counts (it shares the request); r2 shares nothing with a marked row.
+        assert pd.Timestamp(table.earliest("happened", "request", "mark", "x")) == pd.Timestamp(2018, 1, 1)
+    finally:
+        table.close()
+
+
 def test_the_event_store_adds_the_value_column_to_a_table_made_before_it(warehouse):
     old = "create table if not exists {table} (event_id varchar primary key, event_type varchar not null, "
     old += "customer_unique_id varchar, product_id varchar, model_version varchar, request_id varchar, "
@@ -177,6 +189,20 @@ def test_the_event_store_adds_the_value_column_to_a_table_made_before_it(warehou
         )
         events = store.since(moment).sort_values("event_id")
         assert events["value"].isna().tolist() == [True, False] and events["value"].iloc[1] == 9.5
+        # The experiment columns came later still: an exposure and the client's impression of its
+        # request (reported earlier than the service's clock) read back from the impression on.
+        shown, seen = datetime(2018, 1, 3), datetime(2018, 1, 2)
+        store.add(
+            [
+                {"event_id": "e3", "event_type": "exposure", "request_id": "q", "occurred_at": shown,
+                 "received_at": shown, "experiment": "exp", "arm": "random"},
+                {"event_id": "e4", "event_type": "impression", "request_id": "q", "occurred_at": seen,
+                 "received_at": seen},
+            ]
+        )  # fmt: skip
+        logged = store.of_experiment("exp").sort_values("event_id")
+        assert logged["event_id"].tolist() == ["e3", "e4"] and logged["arm"].tolist()[0] == "random"
+        assert store.of_experiment("other").empty
     finally:
         store.close()
 
