@@ -1,7 +1,9 @@
 """The recommender as customers met it: online figures from serving events, and the hit rate of
 published lists on the purchases that followed them.
 
-``online_metrics``: per model version, impressions (one per product shown), clicks,
+``online_metrics``: per model version (an experiment's strategy arms, such as the popularity
+list, are versions here, so the baseline lists an experiment serves are measured beside the
+models), impressions (one per product shown), clicks,
 add-to-carts, purchases of shown products (a purchase event whose request and product match an
 impression: the list led to it) and their revenue, and the rates per impression.
 
@@ -35,7 +37,9 @@ ONLINE_COLUMNS = [
 
 def online_metrics(events: pd.DataFrame) -> pd.DataFrame:
     """One row per model version that served impressions (ONLINE_COLUMNS)."""
-    shown = events.loc[events["event_type"] == "impression"]
+    # An impression without a product is an empty list seen (an experiment's recommend-nothing
+    # arm): nothing was shown to click, so it is not an impression here.
+    shown = events.loc[(events["event_type"] == "impression") & events["product_id"].notna()]
     if shown.empty:
         return pd.DataFrame({column: pd.Series(dtype="float64") for column in ONLINE_COLUMNS}).astype(
             {"model_version": "str"}

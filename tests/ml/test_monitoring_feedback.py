@@ -106,3 +106,15 @@ def test_wilson_interval_matches_the_textbook_figures():
     low, high = wilson(10, 100)
     assert low == pytest.approx(0.0552, abs=1e-3) and high == pytest.approx(0.1744, abs=1e-3)
     assert wilson(0, 20)[0] == 0.0
+
+
+def test_an_empty_list_is_one_impression_without_a_product_that_the_online_figures_leave_out():
+    purchases = _purchases(seed=4)
+    lists = _lists(purchases, oracle=True)
+    empty = _events(purchases, dict.fromkeys(lists, []), "nothing")
+    slots = empty.loc[empty["event_type"] == "impression"]
+    assert len(slots) == slots["request_id"].nunique() and slots["product_id"].isna().all()
+    assert not (empty["event_type"] == "click").any()
+    # Beside a model's lists (an experiment serving both), the empty arm has no online row.
+    both = online_metrics(pd.concat([empty, _events(purchases, lists, "good")], ignore_index=True))
+    assert both["model_version"].tolist() == ["good"]
