@@ -9,6 +9,12 @@ thresholds suit the data before a campaign goes out.
 
 ``run_campaign`` is the whole batch on a warehouse: it reads the published tables, writes
 ml.coupon_targets and the campaign CSV; the command only parses options and prints.
+
+A running online experiment is respected: the bands need the champion's calibrated
+probabilities, which a strategy arm or another version's list does not have, so a customer the
+experiment serves something else (an A/B arm other than the champion's lists; anyone inside a
+bandit's or interleaving test's rollout, whose list is drawn per visit) is held out of the
+campaign rather than sent the champion's item, which would blur the experiment.
 """
 
 from __future__ import annotations
@@ -42,6 +48,18 @@ class Targets:
 class CampaignResult(Targets):
     campaign: pd.DataFrame  # the coupon and high-visibility bands: the rows of the campaign CSV
     path: Path  # where the campaign CSV was written
+    held_out: int = 0  # customers a running experiment serves something else
+
+
+def held_out(customers: pd.Series, plan, tenant: str, champion_version: str) -> pd.Series:
+    """Whether each customer is one a running experiment serves other than the champion's lists."""
+    from ml.experiments.assignment import Arm, assign
+
+    arms = [Arm(name, weight) for name, weight in plan.arms.items()]
+    placed = customers.map(lambda customer: assign(tenant, customer, plan.salt, arms, plan.rollout))
+    if plan.kind == "ab":
+        return placed.notna() & (placed != champion_version)
+    return placed.notna()
 
 
 class RecommendationsMissing(LookupError):
@@ -60,9 +78,12 @@ def with_bands(
     return dataclasses.replace(rules, bands=bands)
 
 
-def run_campaign(warehouse: Warehouse, rules: BusinessRules, path: Path) -> CampaignResult:
-    """Targets every customer with a published list: writes ml.coupon_targets, and the customers
-    outside the standard band to the campaign CSV at ``path``."""
+def run_campaign(
+    warehouse: Warehouse, rules: BusinessRules, path: Path, experiment=None, tenant: str = ""
+) -> CampaignResult:
+    """Targets every customer with a published list (but those ``experiment``, the tenant's
+    running one as a ``ml.experiments.serving.Plan``, serves otherwise): writes
+    ml.coupon_targets, and the customers outside the standard band to the campaign CSV at ``path``."""
     if not warehouse.exists("ml", "recommendations"):
         raise RecommendationsMissing("ml.recommendations is not published yet: run `retail-intel run` first")
     frames = warehouse.read_consistent(
@@ -70,12 +91,18 @@ def run_campaign(warehouse: Warehouse, rules: BusinessRules, path: Path) -> Camp
     )
     categories = frames["products"].set_index("product_id")["category"]
     states = frames["customers"].set_index("customer_unique_id")["customer_state"]
-    result = coupon_targets(frames["lists"], categories, states, rules)
+    lists, kept_out = frames["lists"], 0
+    if experiment is not None and len(lists):
+        customers = lists["customer_unique_id"].drop_duplicates()
+        out = customers[held_out(customers, experiment, tenant, str(lists["model_version"].iloc[0])).to_numpy()]
+        kept_out = len(out)
+        lists = lists.loc[~lists["customer_unique_id"].isin(set(out))]
+    result = coupon_targets(lists, categories, states, rules)
     warehouse.write("ml", "coupon_targets", result.targets)
     path.parent.mkdir(parents=True, exist_ok=True)
     campaign = result.targets.loc[result.targets["band"] != "standard"]
     campaign.to_csv(path, index=False)
-    return CampaignResult(**vars(result), campaign=campaign, path=path)
+    return CampaignResult(**vars(result), campaign=campaign, path=path, held_out=kept_out)
 
 
 def coupon_targets(

@@ -40,10 +40,17 @@ def score(settings: Settings, high_visibility: float | None, coupon: float | Non
     except (RulesError, ValueError) as error:
         fail(str(error), 2)
     out = out or settings.campaigns_dir / f"coupon_targets_{date.today().isoformat()}.csv"
+    from apps.experiment_serving import plan_of
+    from retail_intel.experiments import ExperimentStore
+
+    running = ExperimentStore(settings.experiments_path).running()
+    plan = plan_of(running) if running else None
     try:
-        result = run_campaign(warehouse_for(settings), rules, out)
+        result = run_campaign(warehouse_for(settings), rules, out, plan, settings.tenant_id)
     except RecommendationsMissing as error:
         fail(str(error), 1)
+    if result.held_out:
+        click.echo(f"{result.held_out:,} customers held out: experiment {running.name} serves them another list")
     click.echo(f"ml.coupon_targets: {len(result.targets):,} customers (engine {engine.state}, rules {rules.version})")
     if result.without_items:
         click.echo(f"{result.without_items:,} customers had no item left after the business rules")

@@ -141,3 +141,34 @@ def test_engine_switch_persists_and_audits(tmp_path):
     ]
     with pytest.raises(ValueError, match="engine state must be one of"):
         switch.set("paused")
+
+
+def test_a_campaign_holds_out_the_customers_a_running_experiment_serves_otherwise(tmp_path):
+    from apps.activation import held_out, run_campaign
+    from ml.experiments.serving import Plan
+    from retail_intel.warehouse import warehouse_for
+    from tests.support import make_settings
+
+    customers = pd.Series([f"c{i}" for i in range(400)])
+    ab = Plan("exp", "ab", {"m/3": 1.0, "popularity": 1.0}, "salt", 0.5)
+    out = held_out(customers, ab, "t", "m/3")
+    # Half the customers are in the experiment, half of those in the popularity arm.
+    assert 0.17 < out.mean() < 0.33
+    bandit = Plan("exp", "bandit", ab.arms, "salt", 0.5)
+    assert held_out(customers, bandit, "t", "m/3").sum() > out.sum()  # per-visit arms: everyone in it
+
+    settings = make_settings(tmp_path / "home")
+    warehouse = warehouse_for(settings)
+    lists = pd.DataFrame(
+        {"customer_unique_id": customers, "product_id": "p1", "rank": 1, "score": 1.0, "probability": 0.95}
+    ).assign(model_version="m/3")
+    warehouse.write_many(
+        {
+            ("ml", "recommendations"): lists,
+            ("marts", "products"): pd.DataFrame({"product_id": ["p1"], "category": ["toys"]}),
+            ("marts", "customer_rfm"): pd.DataFrame({"customer_unique_id": customers, "customer_state": "SP"}),
+        }
+    )
+    result = run_campaign(warehouse, parse_rules({}), tmp_path / "campaign.csv", ab, "t")
+    assert result.held_out == out.sum() and len(result.targets) == len(customers) - out.sum()
+    assert not set(result.targets["customer_unique_id"]) & set(customers[out.to_numpy()])
