@@ -10,8 +10,9 @@ supplies what that needs:
   loaded from the registry and refit on today's marts as the champion is), or a strategy:
   ``popularity`` (the most bought products of the last 30 days), ``random`` (a catalogue
   shuffle per customer: the placebo that any model should beat), ``nothing`` (an empty list);
-- **the bandit's state** (``BanditLog``): rebuilt from the served lists and the clicks on them,
-  oldest first, with the bandit's discount, so a restart loses nothing;
+- **the bandit's state** (``BanditLog``): rebuilt from the served lists and their rewards (a
+  click on a shown item or a purchase of one), oldest first, with the bandit's discount, so a
+  restart loses nothing;
 - **exposure rows**: one event per shown item, with the arm it counts for.
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.experiments.bandit import DiscountedThompson
+from ml.experiments.bandit import REWARD_EVENTS, DiscountedThompson
 from ml.experiments.serving import Exposure, Plan, serve
 from retail_intel.events import EXPOSURE
 from retail_intel.experiments import ExperimentStore
@@ -143,34 +144,39 @@ def published_arms(settings, plan: Plan, recommendations: pd.DataFrame) -> dict[
 
 
 class BanditLog:
-    """The lists a bandit served and the clicks on them, in serving order; its state on demand."""
+    """The lists a bandit served and their rewards, in serving order; its state on demand."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self._served: OrderedDict[str, str] = OrderedDict()  # request -> arm
+        self._served: OrderedDict[str, tuple[str, set]] = OrderedDict()  # request -> (arm, products shown)
         self._rewarded: set[str] = set()
         self._state: DiscountedThompson | None = None
         self._changes = 0
         self._lock = threading.Lock()
 
-    def served(self, request_id: str, arm: str) -> None:
+    def served(self, request_id: str, arm: str, products: Sequence[str]) -> None:
         with self._lock:
-            self._served[request_id] = arm
+            self._served[request_id] = (arm, set(products))
             while len(self._served) > BANDIT_MEMORY:
                 self._rewarded.discard(self._served.popitem(last=False)[0])
             self._changes += 1
 
-    def clicked(self, request_ids: Sequence[str]) -> None:
+    def observed(self, events: Sequence[dict]) -> None:
+        """Clients' events; a click on or a purchase of a shown item rewards its list."""
         with self._lock:
-            for request in request_ids:
-                if request in self._served and request not in self._rewarded:
+            for event in events:
+                request = event.get("request_id")
+                if event.get("event_type") not in REWARD_EVENTS or request in self._rewarded:
+                    continue
+                if request in self._served and event.get("product_id") in self._served[request][1]:
                     self._rewarded.add(request)
                     self._changes += 1
 
     def state(self) -> DiscountedThompson:
         with self._lock:
             if self._state is None or self._changes >= BANDIT_REFRESH:
-                outcomes = ((arm, float(request in self._rewarded)) for request, arm in self._served.items())
+                served = self._served.items()
+                outcomes = ((arm, float(request in self._rewarded)) for request, (arm, _) in served)
                 self._state = DiscountedThompson.replayed(list(self.plan.arms), outcomes)
                 self._changes = 0
             return self._state
@@ -182,11 +188,11 @@ class BanditLog:
         if events.empty:
             return log
         shown = events.loc[(events["event_type"] == EXPOSURE) & (events["experiment"] == plan.name)]
-        first = shown.sort_values(["occurred_at", "request_id"]).drop_duplicates("request_id")
-        for request, arm in zip(first["request_id"], first["arm"], strict=True):
-            log.served(request, arm)
-        clicks = events.loc[events["event_type"] == "click"]
-        log.clicked(clicks.loc[clicks["request_id"].isin(set(first["request_id"])), "request_id"].tolist())
+        shown = shown.sort_values(["occurred_at", "request_id"])
+        for request, rows in shown.groupby("request_id", sort=False):
+            log.served(request, rows["arm"].iloc[0], rows["product_id"].dropna().tolist())
+        later = events.loc[events["request_id"].isin(set(shown["request_id"])) & (events["event_type"] != EXPOSURE)]
+        log.observed(later.to_dict("records"))
         return log
 
 
@@ -251,7 +257,7 @@ class ExperimentServer:
     def exposed(self, exposure: Exposure, customer: str | None, request_id: str, at: datetime) -> list[dict]:
         """The exposure rows of a served list (one per item shown) for the event store."""
         if self._bandit is not None and self._bandit.plan.name == exposure.experiment:
-            self._bandit.served(request_id, exposure.arm)
+            self._bandit.served(request_id, exposure.arm, exposure.products)
         # An empty list (the recommend-nothing arm) is still a visit in the arm: one row, no product.
         shown = list(zip(exposure.products, exposure.teams, strict=True)) or [(None, exposure.arm)]
         return [
@@ -271,8 +277,6 @@ class ExperimentServer:
         ]
 
     def observed(self, events: Sequence[dict]) -> None:
-        """Clients' events: clicks reward the bandit's choice for their request."""
+        """Clients' events: a click on or a purchase of a shown item rewards the bandit's choice."""
         if self._bandit is not None:
-            self._bandit.clicked(
-                [e["request_id"] for e in events if e.get("event_type") == "click" and e.get("request_id")]
-            )
+            self._bandit.observed(events)

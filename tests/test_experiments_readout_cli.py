@@ -101,3 +101,37 @@ def test_size_is_the_power_calculator_and_says_what_it_needs(tmp_path):
     mean = _cli(settings, "size", "--std", "40", "--effect", "2")
     assert mean.exit_code == 0 and "6,280 customers per arm" in mean.output
     assert _cli(settings, "size", "--lift", "0.01").exit_code == 2
+
+
+def test_replay_screens_two_arms_on_the_logged_clicks(tmp_path):
+    import pandas as pd
+
+    settings = make_settings(tmp_path / "home")
+    customers = [f"c{i}" for i in range(40)]
+    warehouse = warehouse_for(settings)
+    warehouse.write_many(
+        {
+            ("ml", "recommendations"): pd.DataFrame(
+                {"customer_unique_id": customers, "product_id": "p9", "rank": 1}
+            ).assign(model_version="default.recommender/1"),
+            ("marts", "user_item_interactions"): pd.DataFrame(
+                {"product_id": ["p1", "p2"], "purchase_count": [5, 3], "last_purchased_at": pd.Timestamp("2018-06-30")}
+            ),
+            ("marts", "customer_rfm"): pd.DataFrame({"customer_unique_id": customers}),
+            ("marts", "products"): pd.DataFrame({"product_id": ["p1", "p2", "p9"]}),
+            ("marts", "orders"): pd.DataFrame({"order_id": ["o1"]}),
+        }
+    )
+    # Every logged visit clicked the best-seller p1: popularity shows it, the champion's lists do not.
+    clicks = [
+        {"event_id": f"e{i}", "event_type": "click", "customer_unique_id": customer, "product_id": "p1",
+         "request_id": f"r{i}", "occurred_at": START, "received_at": START}
+        for i, customer in enumerate(customers)
+    ]  # fmt: skip
+    store = EventStore(settings)
+    store.add(clicks)
+    store.close()
+    screened = _cli(settings, "replay", "--arm", "popularity", "--arm", "default.recommender/1")
+    assert screened.exit_code == 0, screened.output
+    assert "40 logged visits with a click: 40 wins for popularity, 0 for default.recommender/1" in screened.output
+    assert _cli(settings, "replay", "--arm", "popularity").exit_code == 2

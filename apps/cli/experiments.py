@@ -2,8 +2,9 @@
 
 create, list, status, advance (start, then raise the rollout stage by stage: 10%, 25%, 50%,
 100%), stop, analyze (the readout from the serving events: orchestration/experiments.py),
-promote (a finished experiment's winning version becomes the champion through the registry)
-and size (customers per arm for the effect worth detecting, decided before the start).
+promote (a finished experiment's winning version becomes the champion through the registry),
+size (customers per arm for the effect worth detecting, decided before the start) and replay
+(offline interleaving of two arms on the clicks logged so far).
 Serving follows the running experiment by itself (apps/experiment_serving.py).
 """
 
@@ -213,3 +214,56 @@ def size(baseline_rate, lift, std, effect, alpha, power) -> None:
     except ValueError as error:
         fail(str(error), 2)
     click.echo(f"{needed:,} customers per arm (two-sided, alpha {alpha:g}, power {power:g})")
+
+
+@experiments.command("replay")
+@click.option("--arm", "arms", multiple=True, required=True, help="Two arms: a model version or a strategy.")
+@click.option("--k", "top_k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the team draft's coins.")
+@click.pass_obj
+def replay_logged(settings: Settings, arms: tuple[str, ...], top_k: int, seed: int) -> None:
+    """Offline interleaving of two arms on the clicks logged so far (a screen before an online test)."""
+    from datetime import datetime
+
+    import numpy as np
+
+    from apps.experiment_serving import published_arms
+    from ml.experiments.interleaving import replay
+    from ml.experiments.serving import Plan
+    from retail_intel.events import EventStore
+    from retail_intel.experiments import STRATEGIES
+    from retail_intel.warehouse import WarehouseBusyError, warehouse_for
+
+    if len(arms) != 2 or len(set(arms)) != 2:
+        fail("give two different arms: --arm A --arm B", 2)
+    odd = [arm for arm in arms if arm not in STRATEGIES and "/" not in arm]
+    if odd:
+        fail(f"an arm is a model version <registered name>/<version> or one of {', '.join(STRATEGIES)}", 2)
+    warehouse = warehouse_for(settings)
+    if not warehouse.exists("ml", "recommendations"):
+        fail(f"{settings.tenant_id} has no published ml.recommendations: run first", 2)
+    try:
+        store = EventStore(settings)
+    except WarehouseBusyError as error:
+        fail(f"{error}; stop the service to replay its events", 2)
+    try:
+        clicks = store.since(datetime(1970, 1, 1))
+    finally:
+        store.close()
+    clicks = clicks.loc[(clicks["event_type"] == "click") & clicks["customer_unique_id"].notna()]
+    if clicks.empty:
+        fail("no click logged yet: nothing to replay", 2)
+    plan = Plan("replay", "interleaving", dict.fromkeys(arms, 1.0), "replay", 1.0)
+    try:
+        sources = published_arms(settings, plan, warehouse.read("ml", "recommendations"))
+    except ValueError as error:
+        fail(str(error), 2)
+    by_visit = clicks.groupby(["customer_unique_id", "request_id"])["product_id"].agg(set)
+    visits = [(customer, products) for (customer, _), products in by_visit.items()]
+    first, second = (sources[arm].lists for arm in arms)
+    result = replay(visits, first, second, top_k, np.random.default_rng(seed))
+    click.echo(
+        f"{len(visits):,} logged visits with a click: {result.wins_a} wins for {arms[0]}, {result.wins_b} for "
+        f"{arms[1]}, {result.ties} ties; preference {result.delta:+.3f}, p = {result.p_value:.3g}"
+    )
+    click.echo("A screen, not a verdict: logged clicks favour the arm closest to the lists that were served.")

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# What rewards a served list: a click on one of its items, or a purchase of one (the list led to it).
+REWARD_EVENTS = ("click", "purchase")
+
 
 @dataclass
 class DiscountedThompson:

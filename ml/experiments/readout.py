@@ -14,8 +14,9 @@ item shown in the experiment, with the arm it counts for and the request), the c
   check on every readout, and the fixed-horizon verdict (``analysis.verdict``); with more than
   two arms the level is Bonferroni-corrected.
 - **Bandit**: traffic is not randomised at a fixed split, so no difference test; per arm its
-  share of visits, reward rate (a click per visit) and the posterior probability of being best
-  from the replayed, discounted state. A winner when that probability reaches 0.95.
+  share of visits, reward rate (a click on or a purchase of a shown item, per visit) and the
+  posterior probability of being best from the replayed, discounted state. A winner when that
+  probability reaches 0.95.
 - **Interleaving**: each request's winner by clicks (``interleaving.credit``) and the sign
   test on the decided requests (``interleaving.preference``).
 
@@ -35,7 +36,7 @@ from ml.experiments.analysis import (
     sample_ratio_mismatch,
     verdict,
 )
-from ml.experiments.bandit import DiscountedThompson
+from ml.experiments.bandit import REWARD_EVENTS, DiscountedThompson
 from ml.experiments.interleaving import TEAM_A, TEAM_B, credit, preference
 from ml.experiments.serving import Plan
 
@@ -107,7 +108,7 @@ def read_out(
     if plan.kind == "interleaving":
         return _interleaving(plan, exposures, clicks, alpha, planned_per_arm, as_of)
     if plan.kind == "bandit":
-        return _bandit(plan, exposures, clicks, as_of, seed)
+        return _bandit(plan, events, exposures, clicks, as_of, seed)
     return _ab(plan, events, exposures, clicks, primary_metric, horizon_days, planned_per_arm, alpha, as_of)
 
 
@@ -220,9 +221,12 @@ def _difference(metric: str, control: pd.Series, treatment: pd.Series, level: fl
     return difference_in_proportions(int(control.sum()), len(control), int(treatment.sum()), len(treatment), level)
 
 
-def _bandit(plan, exposures, clicks, as_of, seed) -> Readout:
+def _bandit(plan, events, exposures, clicks, as_of, seed) -> Readout:
     visits = _visits(exposures).sort_values(["occurred_at", "request_id"])
-    rewarded = set(clicks["request_id"])
+    keys = ["request_id", "product_id"]
+    shown = exposures[keys].dropna().drop_duplicates()
+    rewards = events.loc[events["event_type"].isin(REWARD_EVENTS), keys].merge(shown, on=keys)
+    rewarded = set(rewards["request_id"])
     outcomes = [
         (arm, float(request in rewarded)) for arm, request in zip(visits["arm"], visits["request_id"], strict=True)
     ]
@@ -242,7 +246,7 @@ def _bandit(plan, exposures, clicks, as_of, seed) -> Readout:
                 items_shown=int(shown["items"].sum()),
                 clicks=len(mine),
                 click_through_rate=len(mine) / shown["items"].sum() if shown["items"].sum() else None,
-                primary_metric="click_per_visit",
+                primary_metric="reward_per_visit",
                 value=float(shown["request_id"].isin(rewarded).mean()) if len(shown) else None,
                 share_of_visits=len(shown) / len(visits),
                 probability_best=best[arm],
