@@ -3,7 +3,7 @@
     python bench/bench_tenants.py                         # 200 tenants: 2% at 50K orders, the rest 500-5,000
     python bench/bench_tenants.py --tenants 20 --large 0  # a shorter run
     python bench/bench_tenants.py --work DIR              # keep DIR; run again to resume an interrupted run
-    python bench/bench_tenants.py --work DIR --results bench/results/tenants_200.jsonl
+    python bench/bench_tenants.py --work DIR --results docs/benchmarks/tenants_200.jsonl
                                                           # results in a tracked file: resumes on another machine
 
 Generates each tenant's raw files and registers it (`retail-intel tenants add`), then runs
