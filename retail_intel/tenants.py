@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -416,10 +417,26 @@ class TenantRegistry:
         return row["tenant_id"]
 
 
-def tenant_label(tenant_id: str) -> str:
+def tenant_label(tenant_id: str, key: bytes) -> str:
     """How the service's /metrics, which needs no key, names a tenant: stable, and not the id,
-    which anyone could otherwise read there (`retail-intel tenants show` prints it)."""
-    return hashlib.sha256(tenant_id.encode()).hexdigest()[:12]
+    which anyone could otherwise read there (`retail-intel tenants show` prints it). Keyed with
+    the installation's secret (``label_key``): a plain hash of a guessable id such as a client's
+    company name could be reversed by hashing candidate names."""
+    return hmac.new(key, tenant_id.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def label_key(registry_path: Path) -> bytes:
+    """The installation's secret for ``tenant_label``, beside the tenant registry: made once,
+    readable by its owner only."""
+    path = registry_path.parent / "metrics_label.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+                file.write(secrets.token_hex(32))
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+    return bytes.fromhex(path.read_text().strip())
 
 
 def _has_tables(connection: sqlite3.Connection) -> bool:

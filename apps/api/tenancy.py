@@ -14,9 +14,9 @@ at most ``KEY_CACHE_SECONDS``; a revoked key or an archived tenant is refused fr
 request after the registry changed, and an archived or purged tenant's service is dropped.
 A tenant whose business rules file does not load is answered 503 with the reason (app.py's
 handler of ``RulesError``); single-tenant, it stops the start.
-``/metrics`` needs no key, so it names tenants by ``tenant_label`` (a hash prefix of the id),
-never by id: anyone could otherwise list the platform's clients. The hash is not keyed, so it
-hides the list but confirms an id someone guesses and hashes.
+``/metrics`` needs no key, so it names tenants by ``tenant_label`` (an HMAC prefix of the id
+under the installation's secret), never by id: anyone could otherwise list the platform's
+clients, or confirm a guessed client by hashing its name.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from apps.api.snapshot import Snapshots
 from orchestration.lineage import registry_for
 from retail_intel.events import EventStore
 from retail_intel.settings import Settings
-from retail_intel.tenants import TenantRegistry, resolve, tenant_label
+from retail_intel.tenants import TenantRegistry, label_key, resolve, tenant_label
 
 API_KEY_HEADER = "X-API-Key"
 # However unchanged the registry file looks (its timestamp has a coarse grain), a resolved key
@@ -90,6 +90,7 @@ class Tenancy:
         self._building: dict[str, threading.Lock] = {}  # one per tenant: a slow build holds up only its tenant
         self._keys_lock = threading.Lock()  # the key cache and the buckets: requests come from several threads
         self._started = False
+        self._label_key: bytes | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,11 +132,17 @@ class Tenancy:
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
         wait = self._take(tenant_id)
         if wait:
-            self.metrics.rate_limited.labels(tenant_label(tenant_id)).inc()
+            self.metrics.rate_limited.labels(self.label(tenant_id)).inc()
             raise HTTPException(
                 429, f"tenant {tenant_id!r} is over its request rate", headers={"Retry-After": str(math.ceil(wait))}
             )
         return self.service_for(tenant_id)
+
+    def label(self, tenant_id: str) -> str:
+        """The tenant's name in /metrics (keyed: see retail_intel.tenants.tenant_label)."""
+        if self._label_key is None:
+            self._label_key = label_key(self.settings.registry_path)
+        return tenant_label(tenant_id, self._label_key)
 
     def service_for(self, tenant_id: str) -> Service:
         service = self._services.get(tenant_id)
@@ -160,7 +167,7 @@ class Tenancy:
             settings,
             Snapshots(settings, registry_for(settings), self.refresh_seconds),
             self.metrics,
-            metrics_name=tenant_label(tenant_id) if self.multi_tenant else None,
+            metrics_name=self.label(tenant_id) if self.multi_tenant else None,
         )
         service.rules()  # a malformed rules file fails this tenant's requests with its message
         service.events = EventStore(settings)

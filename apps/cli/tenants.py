@@ -10,7 +10,7 @@ import click
 
 from apps.cli.options import fail
 from retail_intel.settings import DEFAULT_TENANT, Settings
-from retail_intel.tenants import ARCHIVED, TenantError, TenantRegistry, resolve, tenant_label
+from retail_intel.tenants import ARCHIVED, TenantError, TenantRegistry, label_key, resolve, tenant_label
 
 
 def _registry(settings: Settings) -> TenantRegistry:
@@ -177,7 +177,10 @@ def tenants_show(settings: Settings, tenant_id: str) -> None:
         ("engine", f"{switch.state} (by {switch.changed_by} at {switch.changed_at or '-'})"),
         ("created", f"{tenant.created_at} by {tenant.created_by}"),
         ("updated", f"{tenant.updated_at} by {tenant.updated_by}"),
-        ("metrics label", f'tenant="{tenant_label(tenant.tenant_id)}" in the service\'s /metrics'),
+        (
+            "metrics label",
+            f'tenant="{tenant_label(tenant.tenant_id, label_key(settings.registry_path))}" in the service\'s /metrics',
+        ),
     ):
         click.echo(f"{label:<15} {value}")
     click.echo("champions      " + _champions(own))

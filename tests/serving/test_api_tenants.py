@@ -14,7 +14,7 @@ from apps.api.tenancy import RateLimit
 from orchestration.runner import run_graph
 from retail_intel.generator import GeneratorConfig, generate
 from retail_intel.switch import OFF, EngineSwitch
-from retail_intel.tenants import TenantRegistry, tenant_label
+from retail_intel.tenants import TenantRegistry, label_key, tenant_label
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ def test_the_switch_and_the_rate_limit_are_per_tenant(two_tenants):
             assert statuses[:2] == [200, 200] and statuses[-1] == 429  # burst of 3, then refused
             assert ask("globex").status_code == 200  # the other tenant is still served
             metrics = client.get("/metrics").text
-            assert f'retail_intel_rate_limited_total{{tenant="{tenant_label("default")}"}}' in metrics
+            label = tenant_label("default", label_key(settings["default"].registry_path))
+            assert f'retail_intel_rate_limited_total{{tenant="{label}"}}' in metrics
             assert "globex" not in metrics, "/metrics needs no key: it must not list the clients"
     finally:
         EngineSwitch(settings["globex"].engine_switch_path).set("on", by="test", reason="isolation test over")

@@ -5,6 +5,7 @@ bad rules answer 503, and /metrics does not name tenants by id."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ from apps.api.metrics import Metrics
 from apps.api.service import Service
 from apps.api.tenancy import RateLimit, Tenancy
 from retail_intel.switch import OFF, EngineSwitch
-from retail_intel.tenants import TenantRegistry, tenant_label
+from retail_intel.tenants import TenantRegistry, label_key, tenant_label
 from tests.support import make_settings
 
 
@@ -209,6 +210,11 @@ def test_metrics_name_tenants_without_their_ids(platform):
         tenancy.service_for_request(keys["acme"])
     assert refused.value.status_code == 429
     exposed = generate_latest(tenancy.metrics.registry).decode()
-    assert f'retail_intel_rate_limited_total{{tenant="{tenant_label("acme")}"}} 1.0' in exposed
+    assert f'retail_intel_rate_limited_total{{tenant="{tenancy.label("acme")}"}} 1.0' in exposed
     assert "acme" not in exposed
-    assert tenant_label("acme") != tenant_label("globex") and len(tenant_label("acme")) == 12
+    assert tenancy.label("acme") != tenancy.label("globex") and len(tenancy.label("acme")) == 12
+    # Keyed by the installation's secret: not the plain hash anyone could compute from a guess.
+    key = label_key(tenancy.settings.registry_path)
+    assert tenancy.label("acme") == tenant_label("acme", key) != hashlib.sha256(b"acme").hexdigest()[:12]
+    assert tenant_label("acme", key) != tenant_label("acme", b"another installation")
+    assert label_key(tenancy.settings.registry_path) == key  # made once, then kept
