@@ -274,6 +274,13 @@ class TenantRegistry:
     def delete(self, tenant_id: str, *, by: str) -> None:
         self.require(tenant_id)
         with self._connection() as connection:
+            live = connection.execute(
+                "SELECT count(*) FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL", (tenant_id,)
+            ).fetchone()[0]
+            if live:
+                # Purging the tenant that held the keys must not open the service to the others
+                # (has_live_keys): only revoking keys, an act on keys, does that.
+                _audit(connection, tenant_id, by, KEYS_PURGED, f"{live} unrevoked key(s) deleted with the tenant")
             connection.execute("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
             connection.execute("DELETE FROM api_keys WHERE tenant_id = ?", (tenant_id,))
             connection.execute("DELETE FROM tenant_runs WHERE tenant_id = ?", (tenant_id,))
@@ -393,13 +400,18 @@ class TenantRegistry:
             _audit(connection, tenant_id, by, "key revoked", key_id)
 
     def has_live_keys(self) -> bool:
-        """Whether any tenant, archived ones included, has an unrevoked API key. An archived
-        tenant's keys are refused but not revoked (they work again if it is made active), so
-        archiving the tenant that held the keys must not turn keys off for the one left."""
+        """Whether any tenant, archived ones included, has an unrevoked API key, or a tenant was
+        purged with unrevoked keys. An archived tenant's keys are refused but not revoked (they
+        work again if it is made active), and a purge is not a revocation, so archiving or
+        purging the tenant that held the keys must not turn keys off for the one left; revoking
+        the keys does (or `serve --single-tenant`)."""
         if not self.path.exists():
             return False
         with self._connection() as connection:
-            return connection.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone() is not None
+            if connection.execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone():
+                return True
+            purged = "SELECT 1 FROM tenant_changes WHERE action = ? LIMIT 1"
+            return connection.execute(purged, (KEYS_PURGED,)).fetchone() is not None
 
     def tenant_for_key(self, key: str) -> str | None:
         """The active tenant whose unrevoked key this is; None for anything else, malformed included."""
@@ -415,6 +427,9 @@ class TenantRegistry:
         if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
             return None
         return row["tenant_id"]
+
+
+KEYS_PURGED = "keys purged"
 
 
 def tenant_label(tenant_id: str, key: bytes) -> str:

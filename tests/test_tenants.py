@@ -389,6 +389,20 @@ def test_archiving_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_
     assert not registry.has_live_keys() and not default_multi_tenant(settings)
 
 
+def test_purging_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_path):
+    from apps.api.tenancy import default_multi_tenant
+
+    settings = Settings.from_env(clean_env()).with_(home=home)
+    registry = TenantRegistry.of(settings)
+    for tenant in ("acme", "globex"):
+        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
+    registry.create_key("acme", by="t")
+    registry.delete("acme", by="t")  # gone with its keys: one tenant left, with none
+    assert [tenant.tenant_id for tenant in registry.list()] == ["globex"]
+    # Not a revocation: globex, served behind keys until now, is not opened to everyone.
+    assert registry.has_live_keys() and default_multi_tenant(settings)
+
+
 def test_two_adds_of_one_id_at_once_give_the_second_a_tenant_error(home, tmp_path, monkeypatch):
     """Another process registers the id between this add's check and its insert."""
     import sqlite3

@@ -155,6 +155,11 @@ class Tenancy:
             if service is None:
                 # A RulesError leaves nothing kept: the tenant's next request tries again, the others go on.
                 service = self._build(tenant_id)
+                # Archived or purged while it was built (a drop meanwhile found nothing to drop):
+                # kept now, it would hold the tenant's files and threads until the next change.
+                if self.multi_tenant and tenant_id not in {tenant.tenant_id for tenant in self.registry.list()}:
+                    _close(service)
+                    raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
                 with self._lock:
                     self._services[tenant_id] = service
         return service

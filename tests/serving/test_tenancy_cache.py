@@ -117,6 +117,21 @@ def test_an_archived_tenants_service_is_dropped_and_its_key_refused(platform):
     assert tenancy._tenant_for_key(keys["globex"]) is None
 
 
+def test_a_tenant_archived_while_its_service_is_built_is_not_kept(platform, monkeypatch):
+    tenancy, registry, keys, stopped = platform
+    build = tenancy._build
+
+    def build_then_archived(tenant_id: str):
+        service = build(tenant_id)
+        registry.set_status(tenant_id, "archived", by="ops")  # lands while the first request builds
+        return service
+
+    monkeypatch.setattr(tenancy, "_build", build_then_archived)
+    with pytest.raises(HTTPException) as refused:
+        tenancy.service_for_request(keys["acme"])
+    assert refused.value.status_code == 401 and stopped == ["acme"] and tenancy.loaded() == []
+
+
 def test_two_first_requests_for_one_tenant_build_it_once(platform, monkeypatch):
     tenancy, _, _, _ = platform
     built, builds = tenancy._build, []
