@@ -9,12 +9,13 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.schemas import Item, Recommendations
 from apps.api.snapshot import Snapshot, Snapshots
-from apps.experiment_serving import ArmSource, ExperimentServer, arm_sources, plan_of, version_loader
+from apps.experiment_serving import ARM_TABLES, ArmSource, ExperimentServer, arm_sources, plan_of, version_loader
 from apps.rules import BusinessRules, load_rules, rules_for_one
 from ml.experiments.serving import Exposure
 from retail_intel.events import EventStore, now
 from retail_intel.settings import Settings
 from retail_intel.switch import OFF, EngineSwitch
+from retail_intel.warehouse import warehouse_for
 
 EXPERIMENT_DEPTH = 50
 
@@ -126,13 +127,16 @@ class Service:
         key = (snapshot.loaded_at, experiment.name)
         if self._arms is None or self._arms[0] != key:
             lists = snapshot.lists
+            # Read again here rather than kept in every snapshot: a service holding many tenants
+            # would otherwise keep each one's marts in memory for experiments few of them run.
+            marts = warehouse_for(self.settings).read_consistent(ARM_TABLES)
             sources = arm_sources(
                 plan_of(experiment),
-                snapshot.marts,
+                marts,
                 snapshot.lists_version,
                 lambda customer: [row[0] for row in lists.get(customer, [])],
                 snapshot.scorer,
-                version_loader(self.settings, snapshot.marts),
+                version_loader(self.settings, marts),
             )
             self._arms = (key, sources)
         return self._arms[1]

@@ -62,8 +62,6 @@ class Snapshot:
     item_ids: pd.Index
     warehouse_signature: str
     loaded_at: float
-    # The marts a model version other than the champion is refit on when an experiment serves it.
-    marts: dict[str, pd.DataFrame]
 
     @classmethod
     def load(cls, settings: Settings, registry: ModelRegistry) -> Snapshot:
@@ -99,7 +97,6 @@ class Snapshot:
             item_ids=scorer.product_ids,
             warehouse_signature=signature,
             loaded_at=time.time(),
-            marts={name: frames[name] for name in ("interactions", "customers", "products", "orders")},
         )
 
 
