@@ -26,6 +26,8 @@ class ExperimentReadout:
 def readouts(settings: Settings, names: list[str] | None = None, as_of: pd.Timestamp | None = None) -> list:
     """Every started experiment of the tenant (or those named), read out from its events.
     WarehouseBusyError when the running service holds the events file (DuckDB)."""
+    if not names and not settings.experiments_path.exists():
+        return []  # no experiment ever: no store file made for nothing
     store = ExperimentStore(settings.experiments_path)
     chosen = [store.get(name) for name in names] if names else store.list()
     started = [experiment for experiment in chosen if experiment.status != DRAFT]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -55,6 +56,18 @@ def test_run_on_shipped_sample_from_any_directory(tmp_path):
     assert refused.returncode == 1 and "the recommendation engine is off" in refused.stderr
     status = run_cli("engine", "status", cwd=tmp_path)
     assert "engine: off" in status.stdout and "on -> off" in status.stdout and "audit" in status.stdout
+
+    # dbt's docs site of the same warehouse: the lineage and the catalog of the published marts.
+    documented = run_cli("docs", cwd=tmp_path)
+    assert documented.returncode == 0, documented.stdout + documented.stderr
+    site = Path(documented.stdout.strip().rsplit(": ", 1)[1]).parent
+    catalog = json.loads((site / "catalog.json").read_text())["nodes"]
+    assert catalog["model.retail_intel.orders"]["metadata"]["schema"] == "marts"
+    assert "customer_unique_id" in catalog["model.retail_intel.orders"]["columns"]
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert manifest["parent_map"]["model.retail_intel.orders"] == ["model.retail_intel.int_orders__enriched"]
+    assert (site / "index.html").exists()
+    assert not list(site.parent.glob(".warehouse.build*")), "the docs' workspace is cleared"
 
 
 def test_generate_then_run_then_bad_input(tmp_path):
