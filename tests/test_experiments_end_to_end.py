@@ -160,3 +160,19 @@ def test_interleaving_in_the_batch_lists_prefers_the_trained_model_to_random_pro
     assert table.loc[CHAMPION, "value"] > 2 * table.loc["random", "value"] and table.loc[CHAMPION, "p_value"] < 0.01
     # Both teams fill the lists about equally: the draft, not the clicks, decides who shows what.
     assert 0.4 < table.loc[CHAMPION, "items_shown"] / table["items_shown"].sum() < 0.6
+
+
+def test_an_arm_that_will_not_load_leaves_the_champion_serving_and_readyz_says_why(built, tmp_path):
+    settings = _tenant(built, tmp_path)
+    store = ExperimentStore(settings.experiments_path)
+    # The command line refuses an unknown version; the store alone does not know the registry.
+    store.create("broken", "ab", {CHAMPION: 1.0, "default.recommender/7": 1.0}, salt="e2e")
+    store.advance("broken", 1.0)
+    customer = warehouse_for(settings).read("ml", "recommendations")["customer_unique_id"].iloc[0]
+    with TestClient(create_app(settings, refresh_seconds=0.2)) as client:
+        answer = client.get(f"/v1/customers/{customer}/recommendations")
+        assert answer.status_code == 200 and answer.json()["model_version"] == CHAMPION
+        ready = client.get("/readyz").json()
+    error = ready["experiment_error"]
+    assert ready["ready"] and error.startswith("broken: ") and "version=7" in error
+    assert _logged(settings, "broken").empty  # nobody was exposed to an arm that could not be served

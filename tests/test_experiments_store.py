@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from apps.cli import main
 from retail_intel.experiments import DRAFT, RUNNING, STOPPED, ExperimentError, ExperimentStore
-from tests.support import make_settings
+from tests.support import make_settings, register_recommender
 
 ARMS = {"acme.recommender/3": 1.0, "acme.recommender/4": 1.0}
 
@@ -59,14 +59,18 @@ def test_bad_experiments_are_refused(tmp_path, kind, arms, message):
 
 
 def test_the_command_line_creates_advances_lists_and_refuses_with_exit_2(tmp_path):
-    home = str(make_settings(tmp_path / "home").home)
+    settings = make_settings(tmp_path / "home")
+    home = str(settings.home)
+    register_recommender(settings, 0.3)
 
     def cli(*args):
         return CliRunner().invoke(main, ["--home", home, "experiments", *args])
 
-    made = cli("create", "rec-v4", "--arm", "default.recommender/3", "--arm", "popularity=0.5", "--by", "ana")
+    unknown = cli("create", "rec-v9", "--arm", "default.recommender/9", "--arm", "popularity")
+    assert unknown.exit_code == 2 and "no such version of default.recommender: default.recommender/9" in unknown.output
+    made = cli("create", "rec-v4", "--arm", "default.recommender/1", "--arm", "popularity=0.5", "--by", "ana")
     assert made.exit_code == 0, made.output
-    assert "ab over default.recommender/3, popularity (draft)" in made.output
+    assert "ab over default.recommender/1, popularity (draft)" in made.output
     assert "running at 10%" in cli("advance", "rec-v4").output
     listed = cli("list").output
     assert "rec-v4" in listed and "running" in listed and "popularity=0.5" in listed

@@ -47,6 +47,7 @@ class Service:
             settings.tenant_id, settings.experiments_path, lambda moment: self.events.since(moment)
         )
         self._arms: tuple[tuple[float, str], dict[str, ArmSource]] | None = None
+        self.experiment_error: str | None = None  # why the running experiment is not served, if it is not
         self._rules: tuple[float, BusinessRules] | None = None
         self._reported_version: str | None = None
 
@@ -150,7 +151,12 @@ class Service:
         experiment = self.experiments.running() if customer else None
         if experiment is None:
             return None
-        arms = self.arms(snapshot, experiment)
+        try:
+            arms = self.arms(snapshot, experiment)
+        except Exception as error:  # a version that will not load must not take serving down
+            self.experiment_error = f"{experiment.name}: {type(error).__name__}: {error}"[:500]
+            return None  # the champion answers, as outside the experiment; /readyz says why
+        self.experiment_error = None
         rows: dict[str, dict[str, tuple]] = {}
 
         def ranked(arm: str) -> list[str]:

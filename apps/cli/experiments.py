@@ -39,6 +39,20 @@ def _arms(values: tuple[str, ...]) -> dict[str, float]:
     return arms
 
 
+def _unknown_versions(settings: Settings, arms: dict[str, float]) -> list[str]:
+    """The version arms that the tenant's registry does not hold (strategies are not versions)."""
+    from retail_intel.experiments import STRATEGIES
+
+    versions = [arm for arm in arms if arm not in STRATEGIES]
+    if not versions:
+        return []
+    from orchestration.lineage import registry_for
+
+    model = settings.registered_model_name("recommender")
+    known = {f"{model}/{version}" for version in registry_for(settings).versions(model)["version"]}
+    return [arm for arm in versions if arm not in known]
+
+
 @experiments.command("create")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["ab", "bandit", "interleaving"]), default="ab", show_default=True)
@@ -67,6 +81,9 @@ def create(settings: Settings, name, kind, arms, primary, guardrails, horizon_da
     """Create experiment NAME as a draft (nobody is in it until `advance`)."""
     from retail_intel.experiments import ExperimentError
 
+    unknown = _unknown_versions(settings, _arms(arms))
+    if unknown:
+        fail(f"no such version of {settings.registered_model_name('recommender')}: {', '.join(unknown)}", 2)
     try:
         experiment = _store(settings).create(
             name,

@@ -32,6 +32,7 @@ def readyz(tenancy: TenancyDep) -> JSONResponse:
         "model_version": snapshot.model_version if snapshot else None,
         "engine": service.switch.state,
         "last_error": service.snapshots.last_error,
+        "experiment_error": service.experiment_error,
     }
     return JSONResponse(body, status_code=200 if snapshot is not None else 503)
 
