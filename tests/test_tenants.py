@@ -320,14 +320,19 @@ def test_a_purge_leaves_no_run_or_key_behind_but_keeps_the_audit(home, tmp_path)
     assert [change["action"] for change in registry.changes("acme")][-1] == "purge"
 
 
-def test_keys_stay_required_while_any_live_key_exists(home, tmp_path):
-    from apps.api.tenancy import default_multi_tenant
-
+def _two_tenants_acme_keyed(home, tmp_path):
+    """acme and globex registered, acme with an API key: settings, registry, the key."""
     settings = Settings.from_env(clean_env()).with_(home=home)
     registry = TenantRegistry.of(settings)
     for tenant in ("acme", "globex"):
         registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
-    registry.create_key("acme", by="t")
+    return settings, registry, registry.create_key("acme", by="t")
+
+
+def test_keys_stay_required_while_any_live_key_exists(home, tmp_path):
+    from apps.api.tenancy import default_multi_tenant
+
+    settings, registry, _ = _two_tenants_acme_keyed(home, tmp_path)
     assert default_multi_tenant(settings)
     registry.set_status("globex", "archived", by="t")  # down to one active tenant: its key still counts
     assert default_multi_tenant(settings)
@@ -376,11 +381,7 @@ def test_a_raw_folder_belongs_to_one_active_tenant(home, tmp_path):
 def test_archiving_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_path):
     from apps.api.tenancy import default_multi_tenant
 
-    settings = Settings.from_env(clean_env()).with_(home=home)
-    registry = TenantRegistry.of(settings)
-    for tenant in ("acme", "globex"):
-        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
-    key = registry.create_key("acme", by="t")
+    settings, registry, key = _two_tenants_acme_keyed(home, tmp_path)
     assert cli(home, "tenants", "remove", "acme").exit_code == 0  # archived: one active tenant left, without keys
     assert registry.tenant_for_key(key) is None  # acme's key is refused ...
     assert registry.has_live_keys() and default_multi_tenant(settings)  # ... and keys are still required
@@ -392,11 +393,7 @@ def test_archiving_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_
 def test_purging_the_tenant_that_holds_the_keys_keeps_keys_required(home, tmp_path):
     from apps.api.tenancy import default_multi_tenant
 
-    settings = Settings.from_env(clean_env()).with_(home=home)
-    registry = TenantRegistry.of(settings)
-    for tenant in ("acme", "globex"):
-        registry.add(tenant, raw_dir=tmp_path / tenant, by="t")
-    registry.create_key("acme", by="t")
+    settings, registry, _ = _two_tenants_acme_keyed(home, tmp_path)
     registry.delete("acme", by="t")  # gone with its keys: one tenant left, with none
     assert [tenant.tenant_id for tenant in registry.list()] == ["globex"]
     # Not a revocation: globex, served behind keys until now, is not opened to everyone.
