@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ml.experiments.bandit import REWARD_EVENTS, DiscountedThompson
-from ml.experiments.serving import Exposure, Plan, serve
+from ml.experiments.serving import Exposure, Plan, plan_of, serve
 from retail_intel.events import EXPOSURE
 from retail_intel.experiments import ExperimentStore
 
@@ -194,10 +194,6 @@ class BanditLog:
         later = events.loc[events["request_id"].isin(set(shown["request_id"])) & (events["event_type"] != EXPOSURE)]
         log.observed(later.to_dict("records"))
         return log
-
-
-def plan_of(experiment) -> Plan:
-    return Plan(experiment.name, experiment.kind, experiment.arms, experiment.salt, experiment.rollout)
 
 
 class ExperimentServer:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ml.experiments.readout import COLUMNS, Readout, read_out
-from ml.experiments.serving import Plan
+from ml.experiments.serving import plan_of
 from retail_intel.events import EventStore
 from retail_intel.experiments import DRAFT, Experiment, ExperimentStore
 from retail_intel.settings import Settings
@@ -33,23 +33,24 @@ def readouts(settings: Settings, names: list[str] | None = None, as_of: pd.Times
     started = [experiment for experiment in chosen if experiment.status != DRAFT]
     if not started:
         return []
-    events = EventStore(settings)
+    store = EventStore(settings)
     try:
-        found = []
-        for experiment in started:
-            plan = Plan(experiment.name, experiment.kind, experiment.arms, experiment.salt, experiment.rollout)
-            readout = read_out(
-                plan,
-                events.of_experiment(experiment.name),
-                primary_metric=experiment.primary_metric,
-                horizon_days=experiment.horizon_days,
-                planned_per_arm=experiment.planned_per_arm,
-                as_of=as_of,
-            )
-            found.append(ExperimentReadout(experiment, readout))
-        return found
+        # One read for all of them: each readout picks its own exposures and what they led to.
+        events = store.of_experiments([experiment.name for experiment in started])
     finally:
-        events.close()
+        store.close()
+    found = []
+    for experiment in started:
+        readout = read_out(
+            plan_of(experiment),
+            events,
+            primary_metric=experiment.primary_metric,
+            horizon_days=experiment.horizon_days,
+            planned_per_arm=experiment.planned_per_arm,
+            as_of=as_of,
+        )
+        found.append(ExperimentReadout(experiment, readout))
+    return found
 
 
 def results_table(found: list[ExperimentReadout]) -> pd.DataFrame:

@@ -9,9 +9,9 @@ from fastapi import HTTPException
 from apps.api.metrics import Metrics
 from apps.api.schemas import Item, Recommendations
 from apps.api.snapshot import Snapshot, Snapshots
-from apps.experiment_serving import ARM_TABLES, ArmSource, ExperimentServer, arm_sources, plan_of, version_loader
+from apps.experiment_serving import ARM_TABLES, ArmSource, ExperimentServer, arm_sources, version_loader
 from apps.rules import BusinessRules, load_rules, rules_for_one
-from ml.experiments.serving import Exposure
+from ml.experiments.serving import Exposure, plan_of
 from retail_intel.events import EventStore, now
 from retail_intel.settings import Settings
 from retail_intel.switch import OFF, EngineSwitch

@@ -40,7 +40,7 @@ def score(settings: Settings, high_visibility: float | None, coupon: float | Non
     except (RulesError, ValueError) as error:
         fail(str(error), 2)
     out = out or settings.campaigns_dir / f"coupon_targets_{date.today().isoformat()}.csv"
-    from apps.experiment_serving import plan_of
+    from ml.experiments.serving import plan_of
     from retail_intel.experiments import ExperimentStore
 
     running = ExperimentStore(settings.experiments_path).running()

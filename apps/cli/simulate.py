@@ -141,7 +141,8 @@ class ListsFeed:
         return Served(found[0], found[1], uuid.uuid4().hex) if found else None
 
     def _experiment_list(self, customer: str):
-        from apps.experiment_serving import plan_of, published_arms
+        from apps.experiment_serving import published_arms
+        from ml.experiments.serving import plan_of
 
         experiment = self._experiments.running()
         if experiment is None:

@@ -36,6 +36,11 @@ class Plan:
     rollout: float
 
 
+def plan_of(experiment) -> Plan:
+    """The serving part of a stored experiment (retail_intel.experiments.Experiment)."""
+    return Plan(experiment.name, experiment.kind, experiment.arms, experiment.salt, experiment.rollout)
+
+
 @dataclass(frozen=True)
 class Exposure:
     experiment: str
