@@ -144,3 +144,24 @@ def test_an_offline_replay_credits_logged_clicks_to_the_ranker_that_would_show_t
     # The same rankers on both sides: no preference.
     same = replay(visits, lists_a.get, lists_a.get, 10, rng)
     assert same.p_value > 0.05
+
+
+def test_a_bandits_readout_calls_a_winner_between_equal_arms_at_about_its_stated_rate():
+    """The readout names a winner at a posterior probability of being best of 0.95: between two
+    equal arms each is so named about 5% of the time, so about 10 of 100 runs (binomial 99.9%
+    range 2 to 20)."""
+    plan = Plan("exp", "bandit", {"a/1": 1.0, "b/2": 1.0}, "salt", 1.0)
+    winners = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        bandit = DiscountedThompson(list(plan.arms))
+        rows = []
+        for step in range(500):
+            arm, request, at = bandit.choose(rng), f"r{step}", START + timedelta(minutes=step)
+            rows.append(_event("exposure", f"c{step}", "p1", request, at, arm=arm))
+            clicked = rng.random() < 0.2
+            if clicked:
+                rows.append(_event("click", f"c{step}", "p1", request, at))
+            bandit.update(arm, float(clicked))
+        winners += read_out(plan, pd.DataFrame(rows), seed=seed).winner is not None
+    assert 2 <= winners <= 20
