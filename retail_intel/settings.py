@@ -244,6 +244,11 @@ class Settings:
     def campaigns_dir(self) -> Path:
         return self.tenant_dir / "campaigns"
 
+    @property
+    def tableau_dir(self) -> Path:
+        """Where ``retail-intel export tableau`` writes the tenant's extracts and data sources."""
+        return self.tenant_dir / "tableau"
+
     def registered_model_name(self, model: str) -> str:
         return f"{self.tenant_id}.{model}"
 

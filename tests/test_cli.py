@@ -69,6 +69,24 @@ def test_run_on_shipped_sample_from_any_directory(tmp_path):
     assert (site / "index.html").exists()
     assert not list(site.parent.glob(".warehouse.build*")), "the docs' workspace is cleared"
 
+    # Tableau extracts of the same warehouse, coupon targets included (scored above).
+    exported = run_cli("export", "tableau", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    extracts = dict(re.findall(r"^\s+(\w+)\.hyper\s+([\d,]+) rows$", exported.stdout, re.MULTILINE))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        segmented = con.execute("select count(*) from ml.customer_segments").fetchone()[0]
+        targeted = con.execute("select count(*) from ml.coupon_targets").fetchone()[0]
+    assert extracts["customer_segments"] == f"{segmented:,}" and extracts["coupon_targets"] == f"{targeted:,}"
+    assert set(extracts) == {
+        "customer_segments",
+        "segment_summary",
+        "customer_rfm",
+        "revenue_and_forecast",
+        "coupon_targets",
+    }
+    assert (tmp_path / ".retail-intel" / "tenants" / "default" / "tableau" / "customer_rfm.hyper").exists()
+    assert "No live data source: the warehouse is a DuckDB file" in exported.stdout
+
 
 def test_generate_then_run_then_bad_input(tmp_path):
     raw = tmp_path / "raw"

@@ -14,7 +14,21 @@ from pathlib import Path
 
 import click
 
-from apps.cli import dev, docs, engine, experiments, generate, models, monitor, run, score, serve, simulate, tenants
+from apps.cli import (
+    dev,
+    docs,
+    engine,
+    experiments,
+    export,
+    generate,
+    models,
+    monitor,
+    run,
+    score,
+    serve,
+    simulate,
+    tenants,
+)
 from apps.cli.options import fail
 from retail_intel.settings import PLATFORM_TENANT, Settings
 from retail_intel.tenants import resolve
@@ -55,3 +69,4 @@ main.add_command(simulate.simulate_feedback)
 main.add_command(experiments.experiments)
 main.add_command(tenants.tenants)
 main.add_command(docs.docs)
+main.add_command(export.export)

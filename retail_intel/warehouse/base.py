@@ -64,6 +64,19 @@ class TableDescription:
     rows: int
 
 
+@dataclass(frozen=True)
+class ReaderLogin:
+    """Where a BI tool connects live as the tenant's read-only login. Never holds a password:
+    the tool asks for it (``retail-intel tenants reader ID`` sets and prints one)."""
+
+    engine: str
+    host: str
+    port: int
+    database: str
+    username: str
+    exists: bool  # whether the login has been created (``tenants add`` / ``tenants reader``)
+
+
 class BuildWorkspace(ABC):
     """Where the dbt layers are built before readers may see them; ``publish()`` swaps them in
     at once. Leaving the ``with`` block without ``publish()`` publishes nothing."""
@@ -184,6 +197,11 @@ class Warehouse(ABC):
         """A login that can read this tenant's tables and nothing else, for its BI tool; its
         name, or None where the engine isolates tenants otherwise (a DuckDB tenant has a file of
         its own: give the BI tool read access to that file)."""
+        return None
+
+    def reader_login(self) -> ReaderLogin | None:
+        """How a BI tool reaches this tenant's tables live as its read-only login; None where the
+        engine has no logins (a DuckDB file: the tool opens the file, or reads an extract)."""
         return None
 
     def drop_reader(self) -> None:  # noqa: B027 - nothing to remove where create_reader made nothing

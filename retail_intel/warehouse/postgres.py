@@ -22,6 +22,7 @@ from retail_intel.settings import LAYERS, Settings
 from retail_intel.warehouse.base import (
     AppendTable,
     BuildWorkspace,
+    ReaderLogin,
     TableMissing,
     Warehouse,
     WarehouseBusyError,
@@ -54,18 +55,23 @@ _DUCKDB_TO_POSTGRES = {
 }
 
 
+def _server(settings: Settings) -> dict[str, object]:
+    """Host, port and database from the environment's PG* variables (never from code)."""
+    env = settings.env
+    return {
+        "host": env.get("PGHOST", "localhost"),
+        "port": int(env.get("PGPORT", "5432")),
+        "dbname": env.get("PGDATABASE", "retail_intel"),
+    }
+
+
 def connect(settings: Settings):
-    """A connection from the environment's PG* variables (never from code)."""
+    """A connection as the platform's own user, from the environment's PG* variables."""
     import psycopg2
 
     env = settings.env
     return psycopg2.connect(
-        host=env.get("PGHOST", "localhost"),
-        port=int(env.get("PGPORT", "5432")),
-        user=env.get("PGUSER", "postgres"),
-        password=env.get("PGPASSWORD", ""),
-        dbname=env.get("PGDATABASE", "retail_intel"),
-        connect_timeout=10,
+        **_server(settings), user=env.get("PGUSER", "postgres"), password=env.get("PGPASSWORD", ""), connect_timeout=10
     )
 
 
@@ -235,6 +241,20 @@ class PostgresWarehouse(Warehouse):
             self._grant_reader(cursor, [schema for (schema,) in cursor.fetchall()])
             connection.commit()
         return self.reader_role
+
+    def reader_login(self) -> ReaderLogin:
+        with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader_role,))
+            exists = cursor.fetchone() is not None
+        server = _server(self.settings)
+        return ReaderLogin(
+            engine="postgres",
+            host=str(server["host"]),
+            port=int(server["port"]),  # type: ignore[arg-type]
+            database=str(server["dbname"]),
+            username=self.reader_role,
+            exists=exists,
+        )
 
     def drop_reader(self) -> None:
         with closing(connect(self.settings)) as connection, connection.cursor() as cursor:
