@@ -213,6 +213,29 @@ def fit_segmenter(
     return fitted[best], scores
 
 
+NEW, GONE = "(new)", "(gone)"
+
+
+def segment_movement(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (previous segment, segment) between two runs: who stayed, moved up or
+    slipped. A customer absent from the previous run comes from ``(new)``; one absent from this
+    run goes to ``(gone)``. Without a previous run every customer is new."""
+    now = current[["customer_unique_id", "segment"]]
+    if previous is None:
+        joined = now.assign(previous_segment=NEW)
+    else:
+        joined = previous[["customer_unique_id", "segment"]].merge(
+            now, on="customer_unique_id", how="outer", suffixes=("_previous", "")
+        )
+        joined = joined.rename(columns={"segment_previous": "previous_segment"})
+        joined["previous_segment"] = joined["previous_segment"].fillna(NEW)
+        joined["segment"] = joined["segment"].fillna(GONE)
+    moved = joined.groupby(["previous_segment", "segment"]).size().rename("customers").reset_index()
+    moved["customers"] = moved["customers"].astype("int64")
+    moved["share_of_previous"] = moved["customers"] / moved.groupby("previous_segment")["customers"].transform("sum")
+    return moved.sort_values(["previous_segment", "customers"], ascending=[True, False], ignore_index=True)
+
+
 def segment_stability(previous: pd.DataFrame, current: pd.DataFrame) -> float | None:
     """Share of customers present in both runs whose named segment did not change (None: none in common)."""
     joined = previous[["customer_unique_id", "segment"]].merge(

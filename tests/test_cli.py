@@ -80,6 +80,7 @@ def test_run_on_shipped_sample_from_any_directory(tmp_path):
     assert set(extracts) == {
         "customer_segments",
         "segment_summary",
+        "segment_movement",
         "customer_rfm",
         "revenue_and_forecast",
         "coupon_targets",
@@ -97,7 +98,7 @@ def test_generate_then_run_then_bad_input(tmp_path):
     built = run_cli("--home", str(tmp_path / "home"), "run", "--raw-dir", str(raw), cwd=tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
 
-    assert "43 assets materialized" in built.stdout
+    assert "44 assets materialized" in built.stdout
     assert "ml/recommendations" in built.stdout and "serving/customer_recommendations" in built.stdout
     assert f"Registered tenant 'default' with raw folder {raw}" in built.stdout
 

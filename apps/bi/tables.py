@@ -71,6 +71,11 @@ EXTRACTS: tuple[Extract, ...] = (
         (("ml", "segment_summary"),),
     ),
     Extract(
+        "segment_movement",
+        "Customers per (previous segment, segment) since the previous run; (new) and (gone): arrivals, departures.",
+        (("ml", "segment_movement"),),
+    ),
+    Extract(
         "customer_rfm",
         "One row per customer with a revenue order: recency, frequency, monetary, 1-5 scores, features.",
         (("marts", "customer_rfm"),),
@@ -97,6 +102,7 @@ LIVE_TABLES: tuple[Source, ...] = (
     *(("marts", table) for table in MART_TABLES),
     ("ml", "customer_segments"),
     ("ml", "segment_summary"),
+    ("ml", "segment_movement"),
     FORECAST,
     ("ml", "coupon_targets"),
 )

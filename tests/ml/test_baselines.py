@@ -13,6 +13,7 @@ from ml.segments import (
     fit_segmenter,
     named_segments,
     segment_for,
+    segment_movement,
     segment_stability,
     segment_summary,
     silhouette,
@@ -78,6 +79,24 @@ def test_segment_summary_shares_add_up():
     assert summary.loc["Champions", "revenue_share"] == pytest.approx(0.8)
     assert summary.loc["Champions", "average_order_value"] == pytest.approx(100.0)
     assert summary["customer_share"].sum() == pytest.approx(1.0)
+
+
+def test_segment_movement_counts_stayers_movers_arrivals_and_departures():
+    previous = pd.DataFrame({"customer_unique_id": ["a", "b", "c", "d"], "segment": ["Loyal", "Loyal", "Lost", "Lost"]})
+    current = pd.DataFrame(
+        {"customer_unique_id": ["a", "b", "c", "e"], "segment": ["Loyal", "Champions", "Lost", "Lost"]}
+    )
+    moved = segment_movement(previous, current).set_index(["previous_segment", "segment"])
+    assert moved["customers"].to_dict() == {
+        ("(new)", "Lost"): 1,
+        ("Lost", "(gone)"): 1,
+        ("Lost", "Lost"): 1,
+        ("Loyal", "Champions"): 1,
+        ("Loyal", "Loyal"): 1,
+    }
+    assert moved.loc[("Loyal", "Champions"), "share_of_previous"] == pytest.approx(0.5)
+    first = segment_movement(None, current)
+    assert set(first["previous_segment"]) == {"(new)"} and first["customers"].sum() == 4
 
 
 def test_popularity_excludes_bought_items_and_breaks_ties_by_id():

@@ -68,14 +68,20 @@ def test_segments_that_churn_past_the_tenants_alert_level_warn(settings):
     publish_customer_rfm(settings)
     first = stability_check(settings)
     assert first.passed and "first run" in first.metadata["note"].value
+    warehouse = warehouse_for(settings)
+    arrived = warehouse.read("ml", "segment_movement")
+    assert set(arrived["previous_segment"]) == {"(new)"} and arrived["customers"].sum() == 240
     assert stability_check(settings).metadata["value"].value == 1.0
 
-    warehouse = warehouse_for(settings)
     rfm = warehouse.read("marts", "customer_rfm")
     rotated = {5: 1, 3: 5, 1: 3}  # every group's recency score moves: most customers change segment
     warehouse.write("marts", "customer_rfm", rfm.assign(r_score=rfm["r_score"].map(rotated)))
     churned = stability_check(settings)
     assert not churned.passed and churned.metadata["value"].value < 0.7
+    # The movement table says the same: who stayed among the customers of both runs.
+    movement = warehouse.read("ml", "segment_movement")
+    stayed = movement[movement["previous_segment"] == movement["segment"]]["customers"].sum()
+    assert stayed / movement["customers"].sum() == pytest.approx(churned.metadata["value"].value)
     assert churned.metadata["threshold"].value == 0.7
 
     # A tenant that expects churn sets its own alert level: the same churn again passes.

@@ -1,8 +1,19 @@
-"""ml.customer_segments and ml.segment_summary: who the customers are, for marketing."""
+"""ml.customer_segments, ml.segment_summary and ml.segment_movement: who the customers are,
+and how they moved since the previous run, for marketing."""
 
 import dagster as dg
 
-from ml.segments import RFM_COLUMNS, fit_segmenter, named_segments, segment_stability, segment_summary, silhouette
+from ml.segments import (
+    GONE,
+    NEW,
+    RFM_COLUMNS,
+    fit_segmenter,
+    named_segments,
+    segment_movement,
+    segment_stability,
+    segment_summary,
+    silhouette,
+)
 from orchestration.champion import ChampionFlow
 from orchestration.metadata import frame_preview
 from orchestration.partitions import PARTITIONED
@@ -22,13 +33,15 @@ class SegmentsConfig(dg.Config):
     specs=[
         dg.AssetSpec(["ml", "customer_segments"], group_name="ml", deps=[["marts", "customer_rfm"]], kinds={"python"}),
         dg.AssetSpec(["ml", "segment_summary"], group_name="ml", deps=[["ml", "customer_segments"]], kinds={"python"}),
+        dg.AssetSpec(["ml", "segment_movement"], group_name="ml", deps=[["ml", "customer_segments"]], kinds={"python"}),
     ],
     check_specs=[dg.AssetCheckSpec("segment_stability", asset=["ml", "customer_segments"])],
     **PARTITIONED,
 )
 def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig, warehouse: WarehouseResource):
     """Each customer's named RFM segment (Champions, Loyal, ..., At Risk, Lost) and K-Means
-    cluster, and a per-segment summary (customers, revenue, shares, order value) for dashboards.
+    cluster, a per-segment summary (customers, revenue, shares, order value) for dashboards, and
+    the customers per (previous segment, segment) since the previous run's table.
 
     The K-Means segmenter is trained, logged to MLflow and registered as challenger; it
     becomes champion only if its silhouette on today's customers beats the champion's on
@@ -69,15 +82,15 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
     table = table[
         ["customer_unique_id", "segment", "cluster", "recency_days", "frequency", "monetary", "model_version"]
     ]
-    stability = (
-        segment_stability(warehouse.read("ml", "customer_segments"), table)
-        if warehouse.exists("ml", "customer_segments")
-        else None
-    )
+    previous = warehouse.read("ml", "customer_segments") if warehouse.exists("ml", "customer_segments") else None
+    stability = segment_stability(previous, table) if previous is not None else None
     if stability is not None:
         flow.log_metric(crowned, "segment_stability", stability)
     summary = segment_summary(table)
-    rows = warehouse.write_many({("ml", "customer_segments"): table, ("ml", "segment_summary"): summary})
+    movement = segment_movement(previous, table)
+    rows = warehouse.write_many(
+        {("ml", "customer_segments"): table, ("ml", "segment_summary"): summary, ("ml", "segment_movement"): movement}
+    )
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_segments"],
         metadata={
@@ -97,6 +110,19 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
         metadata={
             "dagster/row_count": rows[("ml", "segment_summary")],
             "summary": frame_preview(summary),
+        },
+    )
+    changed = movement[
+        (movement["previous_segment"] != movement["segment"])
+        & (movement["previous_segment"] != NEW)
+        & (movement["segment"] != GONE)
+    ]
+    yield dg.MaterializeResult(
+        asset_key=["ml", "segment_movement"],
+        metadata={
+            "dagster/row_count": rows[("ml", "segment_movement")],
+            "customers_moved": int(changed["customers"].sum()) if previous is not None else "first run",
+            "movement": frame_preview(movement),
         },
     )
     yield _stability_check(stability, thresholds_for(settings)["segments"])
