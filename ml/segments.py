@@ -236,6 +236,16 @@ def segment_movement(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd
     return moved.sort_values(["previous_segment", "customers"], ascending=[True, False], ignore_index=True)
 
 
+def moved_customers(movement: pd.DataFrame) -> int:
+    """Customers of both runs whose segment changed (arrivals and departures not counted)."""
+    changed = (
+        (movement["previous_segment"] != movement["segment"])
+        & (movement["previous_segment"] != NEW)
+        & (movement["segment"] != GONE)
+    )
+    return int(movement.loc[changed, "customers"].sum())
+
+
 def segment_stability(previous: pd.DataFrame, current: pd.DataFrame) -> float | None:
     """Share of customers present in both runs whose named segment did not change (None: none in common)."""
     joined = previous[["customer_unique_id", "segment"]].merge(

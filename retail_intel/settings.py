@@ -97,6 +97,16 @@ class Settings:
         given = {key: value for key, value in overrides.items() if value is not None}
         return settings.with_(**given) if given else settings
 
+    def environ(self) -> dict[str, str]:
+        """The RETAIL_INTEL_* variables that give a child process these same settings (``from_env``)."""
+        variables = {"RETAIL_INTEL_HOME": str(self.home), "RETAIL_INTEL_TENANT": self.tenant_id}
+        variables["RETAIL_INTEL_TARGET"] = self.target
+        if self.raw_dir_override:
+            variables["RETAIL_INTEL_RAW_DIR"] = str(self.raw_dir_override)
+        if self.warehouse_override:
+            variables["RETAIL_INTEL_WAREHOUSE"] = str(self.warehouse_override)
+        return variables
+
     def with_(self, **changes: object) -> Settings:
         for key in ("raw_dir_override", "warehouse_override", "home"):
             if isinstance(changes.get(key), (str, Path)):

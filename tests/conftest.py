@@ -102,10 +102,43 @@ def postgres_graph_run(postgres_env, generated_raw_dir, tmp_path_factory):
             cursor.execute(f'drop schema "{schema}" cascade')
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through chromium-driver (.ci/run installs both; no browser
+    download). Outside CI the test is skipped, with the reason, when they are missing."""
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        reason = "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    # The machine has no network: background fetches would only fail and slow the page down.
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    yield driver
+    driver.quit()
+
+
 # The slow tier: a test that builds a warehouse or runs the whole graph (tens of seconds each on
 # 2 cores), drives a browser or the installed command, or talks to PostgreSQL. The fast tier is
 # `pytest -m "not slow"`; the plain `pytest` of the README runs both.
-SLOW_FIXTURES = {"built_duckdb", "graph_run", "postgres_env", "postgres_graph_run", "published", "marts"}
+SLOW_FIXTURES = {"built_duckdb", "graph_run", "postgres_env", "postgres_graph_run", "published", "marts", "browser"}
 SLOW_MODULES = {"test_cli.py", "test_ui.py", "test_graph.py", "test_warehouse_duckdb.py"}
 
 

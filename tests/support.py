@@ -6,6 +6,7 @@ with a known best segmentation, for the segment asset's tests."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +19,15 @@ from orchestration.resources import WarehouseResource
 from orchestration.runner import GraphRunReport, run_graph
 from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
+
+# Screenshots and pages the browser tests keep for a person to look at.
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def clean_env() -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from apps.cli import (
+    dashboard,
     dev,
     docs,
     engine,
@@ -70,3 +71,4 @@ main.add_command(experiments.experiments)
 main.add_command(tenants.tenants)
 main.add_command(docs.docs)
 main.add_command(export.export)
+main.add_command(dashboard.dashboard)

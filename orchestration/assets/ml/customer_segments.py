@@ -4,10 +4,9 @@ and how they moved since the previous run, for marketing."""
 import dagster as dg
 
 from ml.segments import (
-    GONE,
-    NEW,
     RFM_COLUMNS,
     fit_segmenter,
+    moved_customers,
     named_segments,
     segment_movement,
     segment_stability,
@@ -112,16 +111,11 @@ def customer_segments(context: dg.AssetExecutionContext, config: SegmentsConfig,
             "summary": frame_preview(summary),
         },
     )
-    changed = movement[
-        (movement["previous_segment"] != movement["segment"])
-        & (movement["previous_segment"] != NEW)
-        & (movement["segment"] != GONE)
-    ]
     yield dg.MaterializeResult(
         asset_key=["ml", "segment_movement"],
         metadata={
             "dagster/row_count": rows[("ml", "segment_movement")],
-            "customers_moved": int(changed["customers"].sum()) if previous is not None else "first run",
+            "customers_moved": moved_customers(movement) if previous is not None else "first run",
             "movement": frame_preview(movement),
         },
     )
