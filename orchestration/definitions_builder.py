@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.alert_sensors import alerts_after_failure, alerts_after_success
 from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.ml.coupon_targets import coupon_targets
 from orchestration.assets.ml.customer_segments import customer_segments
 from orchestration.assets.ml.model_metrics import model_metrics
 from orchestration.assets.ml.recommendations import recommendations
@@ -21,14 +22,16 @@ from orchestration.assets.serving import customer_recommendations
 from orchestration.automation import everything, new_raw_files, nightly_refresh, tenant_partitions, warehouse
 from orchestration.checks.marts_quality import marts_quality
 from orchestration.dbt_project import dbt_project_for
+from orchestration.exposures import exposure_assets
 from orchestration.resources import resources_for
 from retail_intel.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    project = dbt_project_for(settings)
     assets = [
         raw_olist_files,
-        build_dbt_assets(dbt_project_for(settings)),
+        build_dbt_assets(project),
         revenue_forecast,
         customer_segments,
         recommendations,
@@ -39,6 +42,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         model_health,
         recommender_bias,
         recommender_health,
+        coupon_targets,
+        *exposure_assets(project),
     ]
     return dg.Definitions(
         assets=assets,

@@ -2,7 +2,9 @@
 
 Nothing here names a model: a model in ``models/marts/`` becomes ``marts/<name>`` in
 group ``marts``, and the Olist sources become the ``raw/<table>`` assets that the raw
-loader materializes, so lineage runs from the files to the score tables unbroken.
+loader materializes, so lineage runs from the files to the score tables unbroken. The score
+tables' sources (``meta.layer``) become the ``ml/`` and ``monitoring/`` assets that write them,
+which the exposures (``bi/<exposure>``, orchestration/exposures.py) depend on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 def dbt_layer(props: Mapping[str, Any]) -> str:
     if props["resource_type"] == "source":
-        return "raw"
+        # The score tables' sources name the layer of the Python assets that write them.
+        return (props.get("source_meta") or {}).get("layer", "raw")
     # fqn: [project, folder, ..., model]
     fqn = props.get("fqn") or []
     return fqn[1] if len(fqn) > 2 else "models"

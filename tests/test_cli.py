@@ -66,6 +66,10 @@ def test_run_on_shipped_sample_from_any_directory(tmp_path):
     assert "customer_unique_id" in catalog["model.retail_intel.orders"]["columns"]
     manifest = json.loads((site / "manifest.json").read_text())
     assert manifest["parent_map"]["model.retail_intel.orders"] == ["model.retail_intel.int_orders__enriched"]
+    # The exposures (dashboard, Tableau) with the score tables they read, in the docs' lineage.
+    dashboard = manifest["exposures"]["exposure.retail_intel.retail_intel_dashboard"]
+    assert "source.retail_intel.ml.segment_movement" in dashboard["depends_on"]["nodes"]
+    assert "exposure.retail_intel.tableau_data_sources" in manifest["exposures"]
     assert (site / "index.html").exists()
     assert not list(site.parent.glob(".warehouse.build*")), "the docs' workspace is cleared"
 

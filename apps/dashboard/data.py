@@ -12,10 +12,26 @@ from dataclasses import dataclass
 import pandas as pd
 
 from apps.bi.tables import DAILY_REVENUE, FORECAST, revenue_and_forecast
-from ml.segments import GONE, NEW
+from ml.segments import GONE, NEW, moved_customers
 from retail_intel.settings import Settings
 from retail_intel.tenant_status import STATUS_TABLE, platform_settings
 from retail_intel.warehouse import Warehouse, warehouse_for
+
+# Every table a page reads from the tenant's warehouse: the dbt exposure
+# retail_intel_dashboard names the same (tests/test_dbt_exposures.py keeps them equal).
+TABLES_READ: tuple[tuple[str, str], ...] = (
+    DAILY_REVENUE,
+    FORECAST,
+    ("marts", "customer_rfm"),
+    ("marts", "products"),
+    ("ml", "segment_summary"),
+    ("ml", "segment_movement"),
+    ("ml", "recommendations"),
+    ("ml", "coupon_targets"),
+    ("ml", "model_metrics"),
+    ("monitoring", "model_health"),
+    ("monitoring", "experiment_results"),
+)
 
 
 @dataclass(frozen=True)
@@ -79,12 +95,7 @@ def segments_view(warehouse: Warehouse) -> SegmentsView | None:
     movement = movement.drop(index=[GONE, NEW], errors="ignore")
     movement["change"] = movement["customers"] - movement["previous_customers"]
     movement = movement.rename_axis("segment").reset_index().sort_values("customers", ascending=False)
-    changed = moves[
-        (moves["previous_segment"] != moves["segment"])
-        & (moves["previous_segment"] != NEW)
-        & (moves["segment"] != GONE)
-    ]
-    return SegmentsView(frames["summary"], movement.reset_index(drop=True), int(changed["customers"].sum()))
+    return SegmentsView(frames["summary"], movement.reset_index(drop=True), moved_customers(moves))
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,14 @@ def test_marts_are_listed_in_the_asset_graph(browser, webserver):
 
     lineage = page_text(browser, f"{webserver}/asset-groups", "serving")
     browser.save_screenshot(str(ARTIFACTS / "dagster-lineage.png"))
-    for group in ("raw", "staging", "intermediate", "marts", "ml", "serving"):
+    for group in ("raw", "staging", "intermediate", "marts", "ml", "serving", "bi"):
         assert group in lineage.split("\n")
+
+    # dbt's exposures: the dashboard downstream of the tables it reads.
+    exposure = page_text(browser, f"{webserver}/assets/bi/retail_intel_dashboard?view=lineage", "segment_movement")
+    browser.save_screenshot(str(ARTIFACTS / "dagster-exposure-lineage.png"))
+    for upstream in ("daily_revenue", "revenue_forecast", "model_health"):
+        assert upstream in exposure
 
 
 def test_blocking_failure_is_shown_with_its_column(browser, webserver):
