@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,7 @@ import dagster as dg
 from orchestration.alerting import alert_on_run
 from orchestration.metadata import JUDGED
 from orchestration.partitions import ensure_partition
+from orchestration.run_progress import AssetProgress
 from retail_intel.settings import Settings
 from retail_intel.tenant_status import publish_tenant_status
 from retail_intel.tenants import TenantRegistry
@@ -120,9 +122,11 @@ def run_graph(
     exclude_bought: bool = True,
     run_id: str | None = None,
     log: Log = print,
+    progress: Log | None = None,
 ) -> GraphRunReport:
     """One job of the graph (every asset, or ``build_warehouse``: raw through the marts) in this
-    process, holding the tenant's run lock (WarehouseBusyError while another run holds it)."""
+    process, holding the tenant's run lock (WarehouseBusyError while another run holds it).
+    ``progress``, if given, is told each asset as it is materialized."""
     from orchestration.definitions_builder import build_definitions
 
     prepare_dagster_home(settings)
@@ -146,14 +150,23 @@ def run_graph(
     with tenant_lock(settings), dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
         ensure_partition(instance, settings.tenant_id)
-        with run_log.open("w") as captured, contextlib.redirect_stdout(captured):
-            result = job.execute_in_process(
-                run_config=run_config,
-                instance=instance,
-                raise_on_error=False,
-                run_id=run_id,
-                partition_key=settings.tenant_id,
-            )
+        run_id = run_id or str(uuid.uuid4())
+        watcher = None
+        if progress:
+            watcher = AssetProgress(instance, run_id, len(job.asset_layer.executable_asset_keys), progress)
+            watcher.start()
+        try:
+            with run_log.open("w") as captured, contextlib.redirect_stdout(captured):
+                result = job.execute_in_process(
+                    run_config=run_config,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    partition_key=settings.tenant_id,
+                )
+        finally:
+            if watcher:
+                watcher.stop()
         report = _report(result, job, log)
         log(f"Full log of the run (dbt output included): {run_log}")
         report.run_seconds = time.perf_counter() - started

@@ -139,7 +139,7 @@ def browser():
 # 2 cores), drives a browser or the installed command, or talks to PostgreSQL. The fast tier is
 # `pytest -m "not slow"`; the plain `pytest` of the README runs both.
 SLOW_FIXTURES = {"built_duckdb", "graph_run", "postgres_env", "postgres_graph_run", "published", "marts", "browser"}
-SLOW_MODULES = {"test_cli.py", "test_ui.py", "test_graph.py", "test_warehouse_duckdb.py"}
+SLOW_MODULES = {"test_cli.py", "test_cli_progress.py", "test_ui.py", "test_graph.py", "test_warehouse_duckdb.py"}
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -61,6 +61,7 @@ def generate(
     preset: str | None, orders: int | None, out_dir: Path, seed: int, repeat_rate: float | None, messy_rate: float
 ) -> None:
     """Write a synthetic data set in the Olist Kaggle format."""
+    from apps.cli.progress import terminal_progress
     from retail_intel.generator import GeneratorConfig
     from retail_intel.generator import generate as generate_files
     from retail_intel.generator.presets import PRESETS, preset_config
@@ -79,7 +80,7 @@ def generate(
         raise click.BadParameter(f"preset {preset!r} fixes the repeat rate", param_hint="--repeat-rate")
     else:
         config = preset_config(preset, orders=orders, seed=seed, messy_rate=messy_rate)
-    counts = generate_files(config, out_dir)
+    counts = generate_files(config, out_dir, terminal_progress())
     for file_name, rows in counts.items():
         click.echo(f"  {file_name:<42} {rows:>10,} rows")
     label = f" (preset {preset})" if preset else ""

@@ -93,6 +93,7 @@ def run(
         except TenantError as error:  # e.g. --warehouse names another tenant's file
             fail(str(error), 2)
         _supervise_run(settings, as_of_date, horizon, top_k, include_bought)
+    from apps.cli.progress import terminal_progress
     from orchestration.runner import run_graph
     from retail_intel.warehouse import WarehouseBusyError, warehouse_for
 
@@ -109,6 +110,7 @@ def run(
             exclude_bought=not include_bought,
             run_id=run_id,
             log=click.echo,
+            progress=terminal_progress(),
         )
     except WarehouseBusyError as error:
         fail(str(error), 2)

@@ -9,6 +9,7 @@ See docs/generator.md for the generative model, its calibration and the presets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import GeneratorConfig
@@ -19,10 +20,11 @@ from .writer import write_tables
 __all__ = ["PRESETS", "GeneratorConfig", "generate", "preset_config"]
 
 
-def generate(config: GeneratorConfig, out_dir: Path) -> dict[str, int]:
-    """Writes the nine files into out_dir (created if missing); returns {file_name: data_row_count}."""
+def generate(config: GeneratorConfig, out_dir: Path, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Writes the nine files into out_dir (created if missing); returns {file_name: data_row_count}.
+    ``progress``, if given, is told each stage of the simulation and each file as it is written."""
     if not isinstance(config, GeneratorConfig):
         raise TypeError(f"config must be a GeneratorConfig, got {type(config).__name__}")
     config.validate()
-    tables = simulate(config)
-    return write_tables(tables, Path(out_dir))
+    tables = simulate(config, progress)
+    return write_tables(tables, Path(out_dir), progress)

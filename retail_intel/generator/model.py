@@ -26,6 +26,8 @@ Olist), money is int64 cents. See docs/generator.md for the model itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
@@ -58,8 +60,9 @@ from .timeline import draw_timeline, settle_status
 __all__ = ["black_friday", "simulate"]
 
 
-def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
-    """Run the generative model; returns one arrow table per Olist file name.
+def simulate(cfg: GeneratorConfig, progress: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
+    """Run the generative model; returns one arrow table per Olist file name. ``progress``, if
+    given, is told each stage as it starts (it draws nothing: the output is the same without it).
 
     Column order and names follow the raw contract; money columns hold int64 cents
     (the writer formats them with two decimals).
@@ -71,12 +74,14 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     # A third stream, ``srng``, draws only what the shape options add (a category subset,
     # people-driven timelines, re-purchases); at the defaults it is never used, which is
     # what keeps the default output byte-identical to the generator before the options.
+    report = progress or (lambda stage: None)
     rng, mrng, srng = np.random.default_rng(cfg.seed).spawn(3)
     messy = float(cfg.messy_rate)
     n_orders = int(cfg.orders)
     categories = choose_categories(srng, cfg)
     cat_w = category_mix(categories)
 
+    report("calendar and purchase days")
     n_days = window_days(cfg)
     plan_person = None
     if cfg.people_driven:
@@ -88,16 +93,20 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
         cal = build_calendar(rng, cfg)
     purchases = draw_purchases(rng, cal, n_orders)
 
+    report("people, places, sellers and products")
     order_person, n_people = assign_people(rng, cfg, plan_person)
     geo = build_geo(rng, n_orders)
     people = draw_people(rng, geo, cat_w, n_people)
     sellers = draw_sellers(rng, cfg, geo, cat_w)
     products = draw_products(rng, cfg, categories, cat_w, cal, sellers)
+    report("order items")
     items = draw_items(rng, srng, cfg, purchases.day, n_days, order_person, people, geo, sellers, products)
+    report("payments, deliveries and statuses")
     choice = draw_payment_choice(rng, people, order_person)
     timeline = draw_timeline(rng, purchases, cal, choice.type, items, sellers, people, order_person)
     settled = settle_status(mrng, messy, timeline, cal.snapshot)
     payments = draw_payments(rng, choice, items.order_total, order_person, people)
+    report("reviews")
     reviews = draw_reviews(
         rng,
         mrng,
@@ -112,6 +121,7 @@ def simulate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
 
     # The tables draw their row orders from ``rng`` and their quirks from ``mrng``: keep
     # them in this order.
+    report("tables")
     tables: dict[str, pa.Table] = {}
     tables["olist_customers_dataset.csv"] = customers_table(rng, mrng, messy, ids, order_person, people, geo)
     tables["olist_orders_dataset.csv"] = orders_table(rng, ids, purchases, timeline, settled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,9 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def write_tables(tables: dict[str, pa.Table], out_dir: Path) -> dict[str, int]:
+def write_tables(
+    tables: dict[str, pa.Table], out_dir: Path, progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
     """Write one CSV per contract file; returns {file_name: data_row_count}.
 
     Header = the contract's column names in order; timestamps 'YYYY-MM-DD HH:MM:SS';
@@ -39,6 +42,8 @@ def write_tables(tables: dict[str, pa.Table], out_dir: Path) -> dict[str, int]:
                     select.append(f"strftime({col}, '%Y-%m-%d %H:%M:%S') AS {col}")
                 else:
                     select.append(col)
+            if progress:
+                progress(f"writing {raw.file_name} ({table.num_rows:,} rows)")
             con.register("generated", table)
             path = (out_dir / raw.file_name).as_posix().replace("'", "''")
             con.execute(
