@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -28,6 +31,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_server(
+    command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float
+) -> subprocess.Popen:
+    """A server process, once ``ready_url`` answers; the test fails with its log otherwise."""
+    import pytest
+
+    server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"{command[0]} exited with {server.returncode}: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(ready_url, timeout=2).read()
+            return server
+        except OSError:
+            time.sleep(1)
+    server.kill()
+    pytest.fail(f"{command[0]} did not answer {ready_url} within {timeout:.0f} s: {log.read_text()[-2000:]}")
 
 
 def clean_env() -> dict[str, str]:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from apps.dashboard import data
 from retail_intel.settings import Settings
 from retail_intel.warehouse import warehouse_for
-from tests.support import ARTIFACTS, clean_env, free_port
+from tests.support import ARTIFACTS, clean_env, free_port, start_server
 
 RETAIL_INTEL = str(Path(sys.executable).parent / "retail-intel")
 # The shipped sample's last purchase day is 2018-10-17: a first run a month earlier gives the
@@ -43,26 +42,14 @@ def sample_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def dashboard(sample_home):
     port = free_port()
-    log = (sample_home / "dashboard.log").open("w")
-    server = subprocess.Popen(
-        [RETAIL_INTEL, "--home", str(sample_home), "dashboard", "--port", str(port), "--operator"],
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the dashboard exited with {server.returncode}: {(sample_home / 'dashboard.log').read_text()}")
-        try:
-            urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        server.kill()
-        pytest.fail("the dashboard did not answer within 120 s")
+    server = start_server(
+        [RETAIL_INTEL, "--home", str(sample_home), "dashboard", "--port", str(port), "--operator"],
+        clean_env(),
+        sample_home / "dashboard.log",
+        f"{base}/_stcore/health",
+        timeout=120,
+    )
     yield base
     server.terminate()
     server.wait(timeout=30)

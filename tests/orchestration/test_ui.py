@@ -7,10 +7,8 @@ test-artifacts/ for a person to look at.
 
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ import pytest
 from orchestration.runner import prepare_dagster_home, run_graph
 from retail_intel.settings import Settings
 from retail_intel.warehouse import MART_TABLES
-from tests.support import ARTIFACTS, free_port
+from tests.support import ARTIFACTS, free_port, start_server
 
 LOCATION = "orchestration.definitions"
 
@@ -38,28 +36,14 @@ def webserver(tmp_path_factory, generated_raw_dir):
     prepare_dagster_home(settings)  # sets DAGSTER_HOME in this process; the child gets it too
     env.update(RETAIL_INTEL_HOME=str(home), DAGSTER_HOME=str(settings.dagster_home))
     port = free_port()
-    log = (home / "webserver.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(
-                f"dagster-webserver exited with {server.returncode}: {(home / 'webserver.log').read_text()[-2000:]}"
-            )
-        try:
-            urllib.request.urlopen(f"{base}/server_info", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        server.kill()
-        pytest.fail("dagster-webserver did not answer within 180 s")
+    server = start_server(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        home / "webserver.log",
+        f"{base}/server_info",
+        timeout=180,
+    )
     yield base
     server.terminate()
     server.wait(timeout=30)
