@@ -36,9 +36,12 @@ class AssetProgress(threading.Thread):
         self._done = 0
 
     def run(self) -> None:
-        while not self._stopping.wait(self.poll_seconds):
+        try:
+            while not self._stopping.wait(self.poll_seconds):
+                self._read()
             self._read()
-        self._read()
+        except Exception as error:  # progress is a courtesy: the run goes on, and says why it stopped
+            self.report(f"progress stopped ({type(error).__name__}: {error}); the run goes on")
 
     def stop(self) -> None:
         self._stopping.set()

@@ -39,7 +39,8 @@ def start_server(
     """A server process, once ``ready_url`` answers; the test fails with its log otherwise."""
     import pytest
 
-    server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    with log.open("w") as output:  # the child keeps its own descriptor
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -50,6 +51,7 @@ def start_server(
         except OSError:
             time.sleep(1)
     server.kill()
+    server.wait(timeout=30)
     pytest.fail(f"{command[0]} did not answer {ready_url} within {timeout:.0f} s: {log.read_text()[-2000:]}")
 
 

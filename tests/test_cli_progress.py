@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support import clean_env
@@ -24,7 +26,17 @@ def on_a_terminal(*args: str, cwd: Path, timeout: float = 900) -> tuple[int, str
     )
     os.close(follower)
     output = bytearray()
+    deadline = time.monotonic() + timeout
     while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            child.kill()
+            child.wait()
+            os.close(leader)
+            raise AssertionError(f"{args} still running after {timeout} s: {output.decode(errors='replace')[-2000:]}")
+        readable, _, _ = select.select([leader], [], [], min(remaining, 5.0))
+        if not readable:
+            continue
         try:
             chunk = os.read(leader, 65536)
         except OSError:  # EIO: the child closed the terminal
@@ -32,7 +44,7 @@ def on_a_terminal(*args: str, cwd: Path, timeout: float = 900) -> tuple[int, str
         if not chunk:
             break
         output += chunk
-    child.wait(timeout=timeout)
+    child.wait(timeout=60)
     os.close(leader)
     return child.returncode, output.decode(errors="replace").replace("\r\n", "\n")
 

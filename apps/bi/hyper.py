@@ -15,21 +15,38 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 # One extract holds one table, in Tableau's usual schema for extracts.
 SCHEMA = "Extract"
 
-# Hyper's type for a column of the warehouse, by the name either engine gives its type.
-_TYPE_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("varchar", "text", "character", "string"), "text"),
-    (("bigint", "int8", "hugeint", "long"), "big_int"),
-    (("integer", "int4", "int", "smallint", "int2", "tinyint"), "int"),
-    (("double", "float", "real", "decimal", "numeric"), "double"),
-    (("timestamp", "datetime"), "timestamp"),
-    (("date",), "date"),
-    (("boolean", "bool"), "bool"),
-)
-
+# Hyper's type for a column of the warehouse, by the name either engine gives its type (the
+# name before any "(precision)"): DuckDB's VARCHAR, BIGINT, DECIMAL(18,2), TIMESTAMP_NS, ...,
+# PostgreSQL's text, double precision, timestamp without time zone, ...
+_TYPE_NAMES: dict[str, str] = {
+    **dict.fromkeys(("varchar", "text", "character varying", "character", "char", "bpchar", "string"), "text"),
+    **dict.fromkeys(("bigint", "int8", "long", "ubigint", "uinteger", "hugeint"), "big_int"),
+    **dict.fromkeys(("integer", "int", "int4", "smallint", "int2", "tinyint", "int1", "usmallint", "utinyint"), "int"),
+    **dict.fromkeys(
+        ("double", "double precision", "float", "float4", "float8", "real", "decimal", "numeric"), "double"
+    ),
+    **dict.fromkeys(("date",), "date"),
+    **dict.fromkeys(("boolean", "bool"), "bool"),
+    # DuckDB's type of a column written with no value at all: nothing to lose as text.
+    "null": "text",
+}
+# Arrow's type for the Parquet file Hyper reads the rows from; dates travel as timestamps and
+# are cast to DATE by Hyper.
+_ARROW_TYPES = {
+    "text": "string",
+    "big_int": "int64",
+    "int": "int64",
+    "double": "float64",
+    "timestamp": "timestamp[us]",
+    "date": "timestamp[us]",
+    "bool": "bool",
+}
 
 # The same types in Hyper's SQL, for the casts of the insert.
 _SQL_NAMES = {
@@ -52,10 +69,11 @@ def hyper_type_name(warehouse_type: str, column: str) -> str:
     ``tableauhyperapi.SqlType``) for a warehouse type such as ``DECIMAL(18,2)`` or ``double precision``.
     Money (numeric) becomes double, as the warehouse hands it to Python and Tableau reads both
     as a decimal number."""
-    lowered = warehouse_type.strip().lower()
-    for prefixes, name in _TYPE_PREFIXES:
-        if lowered.startswith(prefixes):
-            return name
+    name = warehouse_type.strip().strip('"').lower().split("(")[0].strip()
+    if name.startswith(("timestamp", "datetime")):
+        return "timestamp"
+    if name in _TYPE_NAMES:
+        return _TYPE_NAMES[name]
     raise UnsupportedType(f"column {column!r}: no Hyper type for the warehouse type {warehouse_type!r}")
 
 
@@ -84,7 +102,7 @@ def write_extract(process, path: Path, table: str, frame: pd.DataFrame, types: M
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as scratch:
         parquet = Path(scratch) / "rows.parquet"
-        _parquet_frame(frame).to_parquet(parquet, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+        pq.write_table(_arrow_table(frame, types), parquet)
         building = Path(scratch) / path.name
         with Connection(process.endpoint, str(building), CreateMode.CREATE_AND_REPLACE) as connection:
             connection.catalog.create_schema(SCHEMA)
@@ -112,19 +130,19 @@ def read_extract(process, path: Path) -> tuple[str, dict[str, str], pd.DataFrame
     return table_name.name.unescaped, types, frame
 
 
-def _parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain Parquet types: pandas' nullable and string extension types become what Arrow writes
-    for any reader (Hyper reads int64, double, bool, string, timestamp[us])."""
-    plain = {}
+def _arrow_table(frame: pd.DataFrame, types: Mapping[str, str]) -> pa.Table:
+    """The rows with each column's Arrow type fixed by its declared type, not guessed from the
+    values: a column with no value (an empty table, a forecast not made) is still typed."""
+    arrays = []
     for column in frame.columns:
         values = frame[column]
-        if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
-            plain[column] = values.astype(object).where(values.notna(), None)
-        elif pd.api.types.is_extension_array_dtype(values.dtype) and pd.api.types.is_numeric_dtype(values.dtype):
-            plain[column] = values.astype("float64")
-        else:
-            plain[column] = values
-    return pd.DataFrame(plain)
+        kind = types[column]
+        if kind in ("timestamp", "date"):
+            values = pd.to_datetime(values).astype("datetime64[us]")
+        elif kind == "text":
+            values = values.astype(object).where(values.notna(), None)
+        arrays.append(pa.array(values, type=pa.type_for_alias(_ARROW_TYPES[kind]), from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=[str(column) for column in frame.columns])
 
 
 def _quote(identifier: str) -> str:

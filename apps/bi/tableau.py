@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apps.bi.hyper import hyper_process, hyper_type_name, write_extract
+from apps.bi.hyper import UnsupportedType, hyper_process, hyper_type_name, write_extract
 from apps.bi.tables import EXTRACTS, LIVE_TABLES, Source
 from apps.bi.tds import datasource_xml
 from retail_intel.settings import Settings
@@ -36,8 +36,10 @@ def export_tableau(settings: Settings, out: Path | None = None) -> TableauExport
     report = TableauExport(folder=out or settings.tableau_dir)
     wanted = list(dict.fromkeys([*(source for extract in EXTRACTS for source in extract.sources), *LIVE_TABLES]))
     present = [source for source in wanted if warehouse.exists(*source)]
-    read = warehouse.read_consistent({f"{layer}.{table}": (layer, table) for layer, table in present})
-    frames = {(layer, table): read[f"{layer}.{table}"] for layer, table in present}
+    # Rows only of what the extracts hold; a live data source needs only the columns.
+    extracted = [source for source in present if any(source in extract.sources for extract in EXTRACTS)]
+    read = warehouse.read_consistent({f"{layer}.{table}": (layer, table) for layer, table in extracted})
+    frames = {(layer, table): read[f"{layer}.{table}"] for layer, table in extracted}
     described = warehouse.describe(present)
 
     with hyper_process() as process:
@@ -70,12 +72,24 @@ def export_tableau(settings: Settings, out: Path | None = None) -> TableauExport
         live = report.folder / "live"
         live.mkdir(parents=True, exist_ok=True)
         for layer, table in (source for source in LIVE_TABLES if source in described):
-            columns = [(name, hyper_type_name(kind, name)) for name, kind in described[(layer, table)].columns]
+            columns = _tableau_columns(described[(layer, table)])
             caption = f"{settings.tenant_id} {layer}.{table} (live)"
             path = live / f"{layer}.{table}.tds"
             path.write_text(datasource_xml(login, warehouse.schema(layer), table, columns, caption))
             report.datasources.append(path)
     return report
+
+
+def _tableau_columns(description: TableDescription) -> list[tuple[str, str]]:
+    """The columns a live data source declares; one of a type with no Tableau counterpart here is
+    left out (Tableau still reads it from the connection) rather than stopping the export."""
+    columns = []
+    for name, kind in description.columns:
+        try:
+            columns.append((name, hyper_type_name(kind, name)))
+        except UnsupportedType:
+            continue
+    return columns
 
 
 def _hyper_type(described: dict[Source, TableDescription], source: Source, column: str) -> str:

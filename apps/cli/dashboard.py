@@ -18,7 +18,6 @@ def dashboard(settings: Settings, port: int, host: str, operator: bool) -> None:
     """Revenue with its forecast, segments, recommendations and coupons, model health and
     experiments, in the browser (after `retail-intel run`)."""
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -33,10 +32,6 @@ def dashboard(settings: Settings, port: int, host: str, operator: bool) -> None:
         "--", *(["--operator"] if operator else []),
     ]  # fmt: skip
     click.echo(f"dashboard of tenant {settings.tenant_id} on http://{host}:{port}/ (Ctrl-C stops)")
-    try:
-        finished = subprocess.run(command, env=environ, check=False)
-    except KeyboardInterrupt:
-        return
-    if finished.returncode:
-        # Streamlit has said why (a port in use, a bad address) on the same terminal.
-        raise SystemExit(finished.returncode)
+    # This process becomes Streamlit: a stop signal reaches the server itself, and its exit
+    # code (a port in use, a bad address) is the command's.
+    os.execve(sys.executable, command, environ)

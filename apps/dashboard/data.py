@@ -82,12 +82,15 @@ class SegmentsView:
 
 
 def segments_view(warehouse: Warehouse) -> SegmentsView | None:
-    tables = {"summary": ("ml", "segment_summary"), "movement": ("ml", "segment_movement")}
-    if not all(warehouse.exists(*table) for table in tables.values()):
+    if not warehouse.exists("ml", "segment_summary"):
         return None
+    tables = {"summary": ("ml", "segment_summary")}
+    # A warehouse last built before segment movement was published has the summary only.
+    if warehouse.exists("ml", "segment_movement"):
+        tables["movement"] = ("ml", "segment_movement")
     frames = warehouse.read_consistent(tables)
-    moves = frames["movement"]
-    if moves.empty or set(moves["previous_segment"]) == {NEW}:
+    moves = frames.get("movement")
+    if moves is None or moves.empty or set(moves["previous_segment"]) == {NEW}:
         return SegmentsView(frames["summary"], None, 0)
     now = moves[moves["segment"] != GONE].groupby("segment")["customers"].sum()
     before = moves[moves["previous_segment"] != NEW].groupby("previous_segment")["customers"].sum()
@@ -161,7 +164,12 @@ def models_view(warehouse: Warehouse) -> ModelsView:
     if warehouse.exists("ml", "model_metrics"):
         metrics = warehouse.read("ml", "model_metrics")
         champion = metrics[metrics["role"] == "champion"]
-        forecast = _forecast_candidates(champion[champion["model"].str.endswith(".revenue_forecast")])
+        # The candidate that made the published forecast, by name (two may share a WAPE).
+        chosen = None
+        if warehouse.exists(*FORECAST):
+            names = warehouse.read(*FORECAST)["model_name"].dropna()
+            chosen = str(names.iloc[0]) if len(names) else None
+        forecast = _forecast_candidates(champion[champion["model"].str.endswith(".revenue_forecast")], chosen)
         recommender = _recommender_candidates(champion[champion["model"].str.endswith(".recommender")])
     if warehouse.exists("monitoring", "experiment_results"):
         results = warehouse.read("monitoring", "experiment_results")
@@ -169,13 +177,12 @@ def models_view(warehouse: Warehouse) -> ModelsView:
     return ModelsView(checks, forecast, recommender, experiments)
 
 
-def _forecast_candidates(metrics: pd.DataFrame) -> pd.DataFrame | None:
+def _forecast_candidates(metrics: pd.DataFrame, chosen: str | None) -> pd.DataFrame | None:
     wape = metrics[metrics["metric"].str.endswith("_wape")]
     if wape.empty:
         return None
-    chosen = metrics.loc[metrics["metric"] == "wape", "value"]
     frame = pd.DataFrame({"candidate": wape["metric"].str.removesuffix("_wape"), "wape": wape["value"].astype(float)})
-    frame["chosen"] = frame["wape"].eq(float(chosen.iloc[0])) if len(chosen) else False
+    frame["chosen"] = frame["candidate"].eq(chosen)
     return frame.sort_values("wape").reset_index(drop=True)
 
 

@@ -179,3 +179,39 @@ def test_extracts_and_live_sources_on_postgres(postgres_graph_run, tmp_path):
                 assert cursor.fetchone()[0] == len(warehouse.read(layer, table))
     finally:
         warehouse.drop_reader()
+
+
+def test_a_forecast_not_made_and_empty_tables_still_export(tmp_path):
+    """A first run with too little history publishes an empty forecast and no segments rows:
+    the extracts are still written, typed, with the columns no value filled left null."""
+    from tests.support import make_settings
+
+    settings = make_settings(tmp_path / "home")
+    warehouse = warehouse_for(settings)
+    days = pd.date_range("2018-01-01", periods=3, freq="D")
+    revenue = pd.DataFrame({"date": days.date, "revenue": [1.0, 2.0, 3.0], "orders": [1, 1, 2]})  # DATE, as the mart
+    warehouse.write("marts", "daily_revenue", revenue)
+    warehouse.write(
+        "ml",
+        "revenue_forecast",
+        pd.DataFrame(
+            {
+                "date": pd.Series([], dtype="datetime64[us]"),
+                **{column: pd.Series([], dtype=float) for column in ("yhat", "yhat_lower", "yhat_upper")},
+                **{column: pd.Series([], dtype="str") for column in ("model_name", "model_version")},
+            }
+        ),
+    )
+    warehouse.write(
+        "ml",
+        "segment_summary",
+        pd.DataFrame({"segment": pd.Series([], dtype=object), "customers": pd.Series([], dtype="int64")}),
+    )
+    exported = export_tableau(settings, tmp_path / "tableau")
+    assert {name for name, _, _ in exported.extracts} == {"revenue_and_forecast", "segment_summary"}
+    with hyper_process() as process:
+        _, types, rows = read_extract(process, tmp_path / "tableau" / "revenue_and_forecast.hyper")
+        assert types["forecast_model"] == "text" and types["date"] == "date"
+        assert len(rows) == 3 and rows["forecast_model"].isna().all() and rows["revenue"].tolist() == [1.0, 2.0, 3.0]
+        _, types, rows = read_extract(process, tmp_path / "tableau" / "segment_summary.hyper")
+        assert types == {"segment": "text", "customers": "big_int"} and rows.empty

@@ -56,18 +56,35 @@ def test_segments_movement_per_segment_and_the_first_run(warehouse):
 
     moved = pd.DataFrame(
         {
-            "previous_segment": ["Loyal", "Loyal", "Lost", "(new)", "Lost"],
-            "segment": ["Loyal", "Lost", "(gone)", "Loyal", "Lost"],
-            "customers": [1, 1, 1, 1, 1],
+            "previous_segment": ["Loyal", "Loyal", "Lost", "(new)", "Lost", "Loyal"],
+            "segment": ["Loyal", "Lost", "(gone)", "Lost", "Lost", "Lost"],
+            "customers": [1, 1, 1, 1, 1, 1],
         }
     )
     warehouse.write("ml", "segment_movement", moved)
     view = data.segments_view(warehouse)
     by_segment = view.movement.set_index("segment")
-    # Loyal: 2 before, 1 stayed + 1 new now; Lost: 2 before, 1 stayed + 1 from Loyal now.
-    assert by_segment.loc["Loyal", ["customers", "previous_customers", "change"]].tolist() == [2, 2, 0]
-    assert by_segment.loc["Lost", ["customers", "previous_customers", "change"]].tolist() == [2, 2, 0]
-    assert view.moved_customers == 1
+    # Loyal: 3 before, 1 stayed; Lost: 2 before, now 1 stayed + 2 from Loyal + 1 new.
+    assert by_segment.loc["Loyal", ["customers", "previous_customers", "change"]].tolist() == [1, 3, -2]
+    assert by_segment.loc["Lost", ["customers", "previous_customers", "change"]].tolist() == [4, 2, 2]
+    assert view.moved_customers == 2
+
+    # A warehouse built before movement was published: the summary still shows.
+    without = data.segments_view(_without_movement(warehouse))
+    assert without is not None and without.movement is None
+
+
+def _without_movement(warehouse):
+    """The warehouse as it answers when ml.segment_movement was never published."""
+
+    class Older:
+        def __getattr__(self, name):
+            return getattr(warehouse, name)
+
+        def exists(self, layer, table):
+            return (layer, table) != ("ml", "segment_movement") and warehouse.exists(layer, table)
+
+    return Older()
 
 
 def test_recommendation_coverage_and_coupon_bands(warehouse):
