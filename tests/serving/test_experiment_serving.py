@@ -35,10 +35,29 @@ def test_only_a_click_on_or_a_purchase_of_a_shown_item_rewards_a_list_and_the_lo
         for r, arm, products in (("r1", "a/1", ["p1", "p2"]), ("r2", "b/2", ["p3"]), ("r3", "b/2", ["p4"]))
         for p in products
     ]
-    rows.append({"event_type": "purchase", "request_id": "r3", "product_id": "p4", "occurred_at": at})
+    for kind, request, product in (("click", "r1", "p9"), ("add_to_cart", "r2", "p3"), ("purchase", "r3", "p4")):
+        rows.append({"event_type": kind, "request_id": request, "product_id": product, "occurred_at": at})
     rebuilt = BanditLog.from_events(PLAN, pd.DataFrame(rows)).state()
     assert rebuilt.successes.tolist() == state.successes.tolist()
     assert rebuilt.failures.tolist() == state.failures.tolist()
+
+
+def test_a_list_whose_events_have_not_arrived_is_pending_not_a_failure(monkeypatch):
+    import apps.experiment_serving as serving
+
+    monkeypatch.setattr(serving, "BANDIT_PATIENCE", 3)
+    monkeypatch.setattr(serving, "BANDIT_REFRESH", 1)  # the state follows every change here
+    log = BanditLog(PLAN)
+    log.served("r1", "a/1", ["p1"])
+    log.served("r2", "b/2", ["p2"])
+    assert log.state().failures.sum() == 0  # nothing reported yet: no evidence either way
+    log.observed([{"event_type": "impression", "request_id": "r1", "product_id": "p1"}])
+    for request in ("r3", "r4", "r5"):
+        log.served(request, "a/1", ["p1"])
+    state = log.state()
+    # r1 was reported without a reward: a failure; r2 was never reported and three lists came
+    # after it: a failure too; r3 to r5 are pending.
+    assert state.failures.round(2).tolist() == [1.0, 1.0] and state.successes.sum() == 0
 
 
 def test_strategy_lists():
