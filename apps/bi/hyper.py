@@ -1,8 +1,8 @@
 """Tableau's Hyper extracts, written and read with Tableau's own Hyper API (``tableauhyperapi``).
 
 Rows go in through a Parquet file that Hyper reads itself (``external``), each column cast to
-its declared type: about a second for a million rows, where the row-by-row ``Inserter`` takes
-minutes in Python.
+its declared type, rather than through the row-by-row ``Inserter``, which calls into Hyper
+once per value from Python.
 """
 
 from __future__ import annotations
